@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+# Rust ashmem: the patch series, its test kernel and harness. See README.md.
+
+SHELL := /bin/bash
+S := scripts
+
+.PHONY: help demo check test setup tree patches bisect clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+demo: ## build the patched kernel, boot it, show ashmem at work
+	@$(S)/demo.sh
+
+check: ## the whole test suite: gates, debug kernel, KUnit + selftests in one boot
+	@$(S)/check.sh
+
+test: ## build and boot build/src as it is, without the series gates
+	@$(S)/check.sh --no-gates
+
+setup: ## install the Debian packages and bindgen (idempotent)
+	@$(S)/setup-host.sh
+
+tree: ## build/src: Debian's base tree with patches/ applied by git am
+	@$(S)/setup-host.sh && $(S)/series.sh tree
+
+patches: ## regenerate patches/ and linux/ from the commits in build/src
+	@$(S)/series.sh export
+
+bisect: ## build every prefix of the series in its own build folder
+	@$(S)/setup-host.sh && $(S)/series.sh tree && $(S)/bisect.sh
+
+clean: ## remove build/ (base tree included; tools in ~/.cache stay)
+	rm -rf build

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Ashmem: shared memory regions whose pages userspace can unpin, so that the
+//! kernel may purge them under memory pressure.
+//!
+//! This module holds the rules of Android's `/dev/ashmem` so that any driver
+//! can offer them, starting with the userspace interface.
+//!
+//! C header: [`include/uapi/linux/ashmem.h`](srctree/include/uapi/linux/ashmem.h)
+
+use crate::str::CStr;
+
+pub mod ioctl;
+
+/// The size of a region's name buffer, NUL included: names keep at most
+/// `NAME_LEN - 1` bytes.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::ashmem::NAME_LEN;
+///
+/// assert_eq!(NAME_LEN, 256);
+/// assert_eq!(NAME_LEN, kernel::uapi::ASHMEM_NAME_LEN as usize);
+/// ```
+pub const NAME_LEN: usize = 256;
+
+/// The name a region reports while userspace has not set one.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::ashmem::{NAME_DEFAULT, NAME_LEN};
+///
+/// assert_eq!(NAME_DEFAULT.as_bytes_with_nul(), kernel::uapi::ASHMEM_NAME_DEF);
+/// assert!(NAME_DEFAULT.len() < NAME_LEN);
+/// ```
+pub const NAME_DEFAULT: &CStr = crate::c_str!("dev/ashmem");

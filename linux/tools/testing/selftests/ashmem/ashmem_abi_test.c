@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ashmem UAPI header against the numbers Android userspace has always
+ * used: a changed number would break every binary built with the old one.
+ * Built 64-bit and 32-bit; commands whose argument size follows the ABI's
+ * word size differ between the two.
+ */
+#include <linux/ashmem.h>
+#include <stddef.h>
+
+#include "../kselftest_harness.h"
+
+#ifdef __LP64__
+#define WORD_SIZE_FIELD 0x00080000u
+#else
+#define WORD_SIZE_FIELD 0x00040000u
+#endif
+
+TEST(set_name)
+{
+	EXPECT_EQ(0x41007701u, ASHMEM_SET_NAME);
+}
+
+TEST(get_name)
+{
+	EXPECT_EQ(0x81007702u, ASHMEM_GET_NAME);
+}
+
+TEST(set_size)
+{
+	EXPECT_EQ(0x40007703u | WORD_SIZE_FIELD, ASHMEM_SET_SIZE);
+}
+
+TEST(get_size)
+{
+	EXPECT_EQ(0x00007704u, ASHMEM_GET_SIZE);
+}
+
+TEST(set_prot_mask)
+{
+	EXPECT_EQ(0x40007705u | WORD_SIZE_FIELD, ASHMEM_SET_PROT_MASK);
+}
+
+TEST(get_prot_mask)
+{
+	EXPECT_EQ(0x00007706u, ASHMEM_GET_PROT_MASK);
+}
+
+TEST(pin)
+{
+	EXPECT_EQ(0x40087707u, ASHMEM_PIN);
+}
+
+TEST(unpin)
+{
+	EXPECT_EQ(0x40087708u, ASHMEM_UNPIN);
+}
+
+TEST(get_pin_status)
+{
+	EXPECT_EQ(0x00007709u, ASHMEM_GET_PIN_STATUS);
+}
+
+TEST(purge_all_caches)
+{
+	EXPECT_EQ(0x0000770au, ASHMEM_PURGE_ALL_CACHES);
+}
+
+TEST(get_file_id)
+{
+	EXPECT_EQ(0x8000770bu | WORD_SIZE_FIELD, ASHMEM_GET_FILE_ID);
+}
+
+TEST(constants)
+{
+	EXPECT_EQ(256, ASHMEM_NAME_LEN);
+	EXPECT_STREQ("dev/ashmem", ASHMEM_NAME_DEF);
+	EXPECT_EQ(0, ASHMEM_NOT_PURGED);
+	EXPECT_EQ(1, ASHMEM_WAS_PURGED);
+	EXPECT_EQ(0, ASHMEM_IS_UNPINNED);
+	EXPECT_EQ(1, ASHMEM_IS_PINNED);
+}
+
+TEST(pin_struct_layout)
+{
+	struct ashmem_pin pin;
+
+	EXPECT_EQ(8, sizeof(pin));
+	EXPECT_EQ(0, offsetof(struct ashmem_pin, offset));
+	EXPECT_EQ(4, offsetof(struct ashmem_pin, len));
+}
+
+TEST_HARNESS_MAIN

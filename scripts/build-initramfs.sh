@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# build-initramfs.sh FLAVOUR: build the ashmem selftests 64-bit and 32-bit
+# (static, against the UAPI headers of build/FLAVOUR) and pack them with
+# busybox and initramfs/init into build/FLAVOUR/initramfs.cpio.gz.
+# With DEMO=path, that program becomes /demo and runs instead of the suites,
+# and the archive is build/FLAVOUR/initramfs-demo.cpio.gz.
+. "$(dirname "$0")/common.sh"
+
+flavour=${1:?usage: build-initramfs.sh FLAVOUR}
+out=$BUILD/$flavour
+root=$out/initramfs
+selftests=$SRC/tools/testing/selftests/ashmem
+
+kmake "$out" -s headers
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/tests"
+cp /bin/busybox "$root/bin/busybox"
+cp "$REPO/initramfs/init" "$root/init"
+chmod +x "$root/init"
+
+: >"$root/tests/list"
+for bits in 64 32; do
+	bin=$out/selftests-$bits
+	rm -rf "$bin"
+	mkdir -p "$bin"
+	make -s -C "$selftests" OUTPUT="$bin" CC="gcc -m$bits -static" \
+		KHDR_INCLUDES="-isystem $out/usr/include" >"$bin.log" 2>&1 || {
+		cat "$bin.log" >&2
+		die "building the $bits-bit selftests failed"
+	}
+	! grep -B2 -A6 'warning:' "$bin.log" >&2 || die "the $bits-bit selftests build with warnings"
+	mkdir -p "$root/tests/$bits"
+	for prog in "$bin"/*; do
+		[ -f "$prog" ] && [ -x "$prog" ] || continue
+		cp "$prog" "$root/tests/$bits/"
+		echo "$(basename "$prog")-$bits /tests/$bits/$(basename "$prog")" >>"$root/tests/list"
+	done
+done
+[ -s "$root/tests/list" ] || die "no selftest programs were built"
+
+if [ -n "${DEMO:-}" ]; then
+	cp "$DEMO" "$root/demo"
+	chmod +x "$root/demo"
+fi
+
+archive=$out/initramfs${DEMO:+-demo}.cpio.gz
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$archive"
+note "$(basename "$archive"): $(wc -l <"$root/tests/list") test programs, $(du -h "$archive" | cut -f1)"

@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# demo.sh: build the patched debug kernel, boot it with initramfs/demo as
+# the program to run, and print what the demo says, then any kernel report.
+. "$(dirname "$0")/common.sh"
+
+S=$REPO/scripts
+"$S/setup-host.sh"
+"$S/series.sh" tree
+"$S/build-kernel.sh" debug
+DEMO=$REPO/initramfs/demo "$S/build-initramfs.sh" debug
+run=$BUILD/debug/demo-run
+"$S/run-vm.sh" "$BUILD/debug/arch/x86/boot/bzImage" \
+	"$BUILD/debug/initramfs-demo.cpio.gz" "$run"
+echo "----- the demo, as it ran in the VM -----"
+grep -v '^# harness: done' "$run/tap.log" | tr -d '\r'
+echo "-----------------------------------------"
+python3 "$S/parse-results.py" "$run/console.log" "$run/tap.log" --no-self-check >"$run/verdict.txt" || {
+	cat "$run/verdict.txt"
+	die "the demo boot was not clean (console: $run/console.log)"
+}
+note "kernel log clean: no warning, no KASAN, lockdep or kmemleak report (console: $run/console.log)"

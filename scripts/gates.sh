@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# gates.sh checkpatch|rustfmt|rustdoc: the review gates. (clippy runs with
+# every kernel build: see build-kernel.sh.)
+. "$(dirname "$0")/common.sh"
+
+# checkpatch --strict on every patch: no error, no warning, no check.
+# Debian's python3 first: spdxcheck.py needs its python3-ply and python3-git.
+gate_checkpatch() {
+	local p out summary bad=0
+	for p in "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
+		out=$(cd "$SRC" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --no-color --showfile "$p" 2>&1) || true
+		summary=$(echo "$out" | grep -E '^total: ' || echo "no summary")
+		echo "  $(basename "$p"): $summary"
+		if ! echo "$summary" | grep -q '^total: 0 errors, 0 warnings, 0 checks,'; then
+			echo "$out" | grep -v -E '^(total:|$)' | sed 's/^/    /'
+			bad=1
+		fi
+	done
+	[ $bad = 0 ] || die "checkpatch --strict is not clean"
+}
+
+gate_rustfmt() {
+	kmake "$BUILD/debug" -s rustfmtcheck || die "rustfmtcheck: run 'make -C build/src rustfmt' and amend"
+	echo "  rustfmtcheck: clean"
+}
+
+gate_rustdoc() {
+	local out=$BUILD/${1:-debug} log
+	log=$out/rustdoc.log
+	kmake "$out" rustdoc >"$log" 2>&1 || {
+		tail -40 "$log" >&2
+		die "make rustdoc failed (log: $log)"
+	}
+	if grep -E '^(warning|error)' "$log" >&2; then
+		die "make rustdoc has warnings (log: $log)"
+	fi
+	echo "  rustdoc: clean ($(find "$out/Documentation/output/rust/rustdoc/kernel" -name '*.html' | wc -l) pages for the kernel crate)"
+}
+
+case ${1:-} in
+checkpatch) gate_checkpatch ;;
+rustfmt) gate_rustfmt ;;
+rustdoc) gate_rustdoc "${2:-}" ;;
+*) die "usage: $0 checkpatch|rustfmt|rustdoc [FLAVOUR]" ;;
+esac

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Judge one test boot: KUnit's KTAP on the console, the userspace TAP on
+the second serial port, and any kernel report on the console.
+
+Exit status 0 only if every test passed, the required KUnit suites ran, the
+userspace run finished, no kernel report appeared before the harness's own
+self-check, and the self-check's deliberate WARNING was caught.
+Ends with the line 'N passed, N failed'.
+"""
+
+import argparse
+import re
+import sys
+from collections import OrderedDict
+
+TIMESTAMP = re.compile(r'^\[\s*\d+\.\d+\]\s?')
+RESULT = re.compile(r'^(\s*)(ok|not ok) (\d+) (\S+)(.*)$')
+SUBTEST = re.compile(r'^(\s*)# Subtest: (\S+)')
+PLAN = re.compile(r'^(\s*)1\.\.(\d+)')
+
+# Kernel messages that mean something went wrong, whatever the tests say.
+REPORTS = [
+    r'WARNING:', r'BUG:', r'Oops', r'general protection fault',
+    r'KASAN:', r'UBSAN:', r'Call Trace:', r'Kernel panic',
+    r'cut here', r'DEBUG_LOCKS_WARN_ON', r'possible circular locking',
+    r'INFO: task .* blocked for more than', r'soft lockup', r'hard LOCKUP',
+    r'rcu: INFO:', r'detected stalls? on CPU', r'list_(add|del) corruption',
+    r'unreferenced object', r'suspected memory leak', r'panicked at',
+    r'VM timed out',
+]
+REPORT = re.compile('|'.join(REPORTS))
+SELF_CHECK = 'harness: self-check: provoking a WARNING'
+
+
+def strip(line):
+    return TIMESTAMP.sub('', line.rstrip('\r\n'))
+
+
+def directive(rest):
+    m = re.search(r'#\s*(SKIP|TODO)', rest, re.I)
+    return m.group(1).upper() if m else None
+
+
+def parse_kunit(lines):
+    """Return {suite: {'plan': N, 'cases': [(case, status)]}}.
+
+    A suite opens with '# Subtest: NAME' at indent 4; its plan and its
+    cases' results are at that indent too; it closes with its own result
+    at indent 0. Deeper lines (parameterised cases) roll up into those.
+    """
+    suites = OrderedDict()
+    current = None
+    for line in lines:
+        m = SUBTEST.match(line)
+        if m and len(m.group(1)) == 4:
+            current = m.group(2)
+            suites[current] = {'plan': None, 'cases': []}
+            continue
+        if current is None:
+            continue
+        m = PLAN.match(line)
+        if m and len(m.group(1)) == 4 and suites[current]['plan'] is None:
+            suites[current]['plan'] = int(m.group(2))
+            continue
+        m = RESULT.match(line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        status = 'pass' if m.group(2) == 'ok' else 'fail'
+        if directive(m.group(5)) == 'SKIP':
+            status = 'skip'
+        if indent == 4:
+            suites[current]['cases'].append((m.group(4), status))
+        elif indent == 0 and m.group(4) == current:
+            if not suites[current]['cases']:
+                # A suite without cases reports its own result only.
+                suites[current]['cases'].append((current, status))
+            current = None
+    return suites
+
+
+def parse_tap(lines):
+    """Split the ttyS1 stream into suites by the harness's markers."""
+    suites = OrderedDict()
+    name = None
+    done = False
+    for raw in lines:
+        line = raw.rstrip('\r\n')
+        if line.startswith('# harness: suite '):
+            name = line.split()[-1]
+            suites[name] = {'plan': None, 'results': [], 'exit': None}
+        elif line.startswith('# harness: exit '):
+            _, _, _, n, code = line.split()
+            suites[n]['exit'] = int(code)
+            name = None
+        elif line == '# harness: done':
+            done = True
+        elif name is not None:
+            m = PLAN.match(line)
+            if m and not m.group(1) and suites[name]['plan'] is None:
+                suites[name]['plan'] = int(m.group(2))
+                continue
+            m = RESULT.match(line)
+            if m and not m.group(1):
+                d = directive(m.group(5))
+                status = 'skip' if d == 'SKIP' else ('pass' if m.group(2) == 'ok' else 'fail')
+                suites[name]['results'].append((m.group(4), status))
+    return suites, done
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('console')
+    ap.add_argument('tap')
+    ap.add_argument('--require-suite', action='append', default=[],
+                    help='a KUnit suite that must have run')
+    ap.add_argument('--ours', default=r'ashmem',
+                    help='regex: doctest files to count one by one')
+    ap.add_argument('--no-self-check', action='store_true')
+    args = ap.parse_args()
+
+    with open(args.console, errors='replace') as f:
+        console = [strip(line) for line in f]
+    try:
+        with open(args.tap, errors='replace') as f:
+            tap = f.readlines()
+    except FileNotFoundError:
+        tap = []
+
+    passed = failed = skipped = 0
+    problems = []
+
+    print('KUnit (console):')
+    kunit = parse_kunit(console)
+    for suite, info in kunit.items():
+        cases = info['cases']
+        if info['plan'] is not None and info['plan'] != len(cases):
+            problems.append(f'KUnit {suite}: planned {info["plan"]} cases, reported {len(cases)}')
+        p = sum(1 for _, s in cases if s == 'pass')
+        fl = [c for c, s in cases if s == 'fail']
+        sk = sum(1 for _, s in cases if s == 'skip')
+        passed, failed, skipped = passed + p, failed + len(fl), skipped + sk
+        print(f'  {suite}: {p} passed, {len(fl)} failed, {sk} skipped')
+        for c in fl:
+            print(f'    FAILED {c}')
+            problems.append(f'KUnit {suite}.{c} failed')
+        if suite == 'rust_doctests_kernel':
+            per_file = OrderedDict()
+            for c, s in cases:
+                key = re.sub(r'^rust_doctest_kernel_|_rs_\d+$', '', c)
+                if re.search(args.ours, key):
+                    per_file.setdefault(key, [0, 0])[0 if s == 'pass' else 1] += 1
+            for key, (p, other) in per_file.items():
+                print(f'    {key}: {p} passed' + (f', {other} not passed' if other else ''))
+    for suite in args.require_suite:
+        if not kunit.get(suite, {}).get('cases'):
+            problems.append(f'KUnit suite {suite} did not run')
+
+    print('Userspace (second serial port):')
+    user, done = parse_tap(tap)
+    for name, s in user.items():
+        res = s['results']
+        p = sum(1 for _, st in res if st == 'pass')
+        fl = [c for c, st in res if st == 'fail']
+        sk = sum(1 for _, st in res if st == 'skip')
+        passed, failed, skipped = passed + p, failed + len(fl), skipped + sk
+        print(f'  {name}: {p} passed, {len(fl)} failed, {sk} skipped (exit {s["exit"]})')
+        for c in fl:
+            print(f'    FAILED {c}')
+            problems.append(f'{name}: {c} failed')
+        if s['plan'] is None or s['plan'] != len(res):
+            problems.append(f'{name}: planned {s["plan"]} tests, reported {len(res)}')
+        if s['exit'] is None:
+            problems.append(f'{name}: did not finish')
+        elif s['exit'] != 0 and not fl:
+            problems.append(f'{name}: exit status {s["exit"]} with no failed test')
+    if not done:
+        problems.append('the userspace run did not finish (crash, panic or timeout)')
+
+    self_check_at = next((i for i, line in enumerate(console) if SELF_CHECK in line), None)
+    before = console if self_check_at is None else console[:self_check_at]
+    after = [] if self_check_at is None else console[self_check_at + 1:]
+    reports = [line for line in before if REPORT.search(line)]
+    print('Kernel reports: ' + ('none' if not reports else f'{len(reports)} lines'))
+    for line in reports[:40]:
+        print('  ' + line)
+    if reports:
+        problems.append(f'{len(reports)} kernel report lines (see above)')
+    if not args.no_self_check:
+        if self_check_at is None:
+            problems.append('the harness self-check did not run')
+        elif not any('WARNING:' in line for line in after):
+            problems.append('the self-check WARNING was not seen: report detection is broken')
+        else:
+            print('Harness self-check: the deliberate WARNING at the end was caught')
+
+    for p in problems:
+        print('PROBLEM: ' + p)
+    tail = f', {skipped} skipped' if skipped else ''
+    # A problem that is not a failed test still counts as a failure.
+    extra = len([p for p in problems if 'failed' not in p.split(':')[-1]])
+    print(f'{passed} passed, {failed + extra} failed{tail}')
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
