@@ -42,8 +42,14 @@ check_config() {
 	return $bad
 }
 
-cp "$fragment" "$out/.config"
-kmake "$out" -s olddefconfig
+# Reconfigure only when the fragment or the tree's commit changed: a new
+# .config makes kbuild rebuild every Rust crate.
+key=$(cat "$fragment"; "$GIT" -C "$SRC" rev-parse HEAD)
+if [ "$key" != "$(cat "$out/config.key" 2>/dev/null)" ] || [ ! -f "$out/.config" ]; then
+	cp "$fragment" "$out/.config"
+	kmake "$out" -s olddefconfig
+	echo "$key" >"$out/config.key"
+fi
 check_config "$fragment" "$out/.config" ||
 	die "$(basename "$fragment"): options above did not survive olddefconfig"
 
