@@ -115,7 +115,7 @@ def main():
     ap.add_argument('tap')
     ap.add_argument('--require-suite', action='append', default=[],
                     help='a KUnit suite that must have run')
-    ap.add_argument('--ours', default=r'ashmem',
+    ap.add_argument('--ours', default=r'^(ashmem|fs|kunit|miscdevice|mm|page|seq_file|shmem|shrinker|sync_lock_global|sync_lock|task|uaccess|iov)(_|$)',
                     help='regex: doctest files to count one by one')
     ap.add_argument('--no-self-check', action='store_true')
     args = ap.parse_args()

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Open files (`struct file`).
+//!
+//! A [`File`] may be shared between threads. A [`LocalFile`] is one that the current thread may
+//! be using under `fdget_pos()`, which skips the file's position lock when the descriptor table is
+//! not shared, so it must stay on this thread.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h) and
+//! [`include/linux/file.h`](srctree/include/linux/file.h)
+
+use crate::{
+    bindings,
+    error::{code::*, from_err_ptr, Result},
+    str::CStr,
+    types::{ARef, AlwaysRefCounted, Opaque},
+};
+use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+
+/// Flags of an open file, as [`LocalFile::flags`] returns them; see `open(2)`.
+pub mod flags {
+    /// The access mode bits.
+    pub const O_ACCMODE: u32 = bindings::O_ACCMODE;
+    /// Open for reading only.
+    pub const O_RDONLY: u32 = bindings::O_RDONLY;
+    /// Open for writing only.
+    pub const O_WRONLY: u32 = bindings::O_WRONLY;
+    /// Open for reading and writing.
+    pub const O_RDWR: u32 = bindings::O_RDWR;
+    /// Writes append to the end of the file.
+    pub const O_APPEND: u32 = bindings::O_APPEND;
+    /// Operations fail with `EAGAIN` rather than wait.
+    pub const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
+    /// The descriptor is closed by `execve(2)`.
+    pub const O_CLOEXEC: u32 = bindings::O_CLOEXEC;
+    /// Fail unless the path is a directory.
+    pub const O_DIRECTORY: u32 = bindings::O_DIRECTORY;
+}
+
+/// An open file that any thread may use.
+///
+/// # Invariants
+///
+/// - The file is valid: its reference count is nonzero for as long as the `File` is
+///   reachable, whether through an [`ARef<File>`] that owns a reference or a `&File` that borrows
+///   one.
+/// - No thread uses it under an `fdget_pos()` that skipped its position lock.
+///
+/// # Examples
+///
+/// An [`ARef<File>`] owns a reference; clones share the file, which lives until the last one
+/// goes:
+///
+/// ```
+/// use kernel::{c_str, fs::file::{flags, File}};
+///
+/// let root = File::open(c_str!("/"), flags::O_RDONLY)?;
+/// let shared = root.clone();
+/// assert_eq!(shared.as_ptr(), root.as_ptr());
+/// drop(root);
+/// assert_eq!(shared.flags() & flags::O_ACCMODE, flags::O_RDONLY);
+/// # Ok::<(), Error>(())
+/// ```
+#[repr(transparent)]
+pub struct File {
+    inner: Opaque<bindings::file>,
+}
+
+// SAFETY: By the type invariants no thread holds the file under an `fdget_pos()` that skipped
+// its position lock, so it may be used and released from any thread.
+unsafe impl Send for File {}
+
+// SAFETY: All methods that take `&File` are safe to call concurrently: the fields they read are
+// either constant after open or read the way C reads them concurrently.
+unsafe impl Sync for File {}
+
+// SAFETY: A `struct file` is reference counted through `get_file()` and `fput()`, which keep it
+// alive while the count is nonzero.
+unsafe impl AlwaysRefCounted for File {
+    fn inc_ref(&self) {
+        // SAFETY: The existence of a shared reference means that the refcount is nonzero.
+        unsafe { bindings::get_file(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns a reference, which is given up here.
+        unsafe { bindings::fput(obj.cast().as_ptr()) }
+    }
+}
+
+impl File {
+    /// Opens the file at `path` for the kernel, with `flags` from [`flags`].
+    ///
+    /// For code that must open a path it was configured with, such as a backing store; the file is
+    /// not installed in any descriptor table. Drivers handed a descriptor by userspace use
+    /// [`LocalFile::fget`] instead.
+    pub fn open(path: &CStr, flags: u32) -> Result<ARef<File>> {
+        // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
+        let file =
+            from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, 0) })?;
+        // INVARIANT: `filp_open()` returns a file with a reference that we now own; the file was
+        // never in a descriptor table, so no `fdget_pos()` holds it.
+        // SAFETY: The pointer is valid and owns a reference.
+        Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) })
+    }
+
+    /// Creates a reference to a [`File`] from a valid pointer.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` points at a file whose reference count stays nonzero for the duration of `'a`.
+    /// - No thread holds it under an `fdget_pos()` that skipped its position lock during `'a`.
+    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a File {
+        // INVARIANT: The safety requirements are the type invariants.
+        // SAFETY: `File` is a transparent wrapper of `struct file`, valid for `'a`.
+        unsafe { &*ptr.cast() }
+    }
+}
+
+impl Deref for File {
+    type Target = LocalFile;
+
+    fn deref(&self) -> &LocalFile {
+        // SAFETY: A `File` is a `LocalFile` with a stronger invariant, and both wrap the same
+        // `struct file` transparently.
+        unsafe { LocalFile::from_raw_file(self.inner.get()) }
+    }
+}
+
+/// An open file that the current thread may be using under `fdget_pos()`, so it stays on this
+/// thread.
+///
+/// # Invariants
+///
+/// The file is valid: its reference count is nonzero for as long as the `LocalFile` is
+/// reachable.
+///
+/// # Examples
+///
+/// A descriptor that is not open gives `EBADF`:
+///
+/// ```
+/// use kernel::fs::LocalFile;
+///
+/// assert_eq!(LocalFile::fget(u32::MAX).err(), Some(EBADF));
+/// ```
+#[repr(transparent)]
+pub struct LocalFile {
+    inner: Opaque<bindings::file>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+// SAFETY: As for `File`.
+unsafe impl AlwaysRefCounted for LocalFile {
+    fn inc_ref(&self) {
+        // SAFETY: The existence of a shared reference means that the refcount is nonzero.
+        unsafe { bindings::get_file(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns a reference, which is given up here.
+        unsafe { bindings::fput(obj.cast().as_ptr()) }
+    }
+}
+
+impl LocalFile {
+    /// Takes a reference to the file open as `fd` in the current task's descriptor table.
+    ///
+    /// Fails with [`EBADF`] if no file is open as `fd`.
+    pub fn fget(fd: u32) -> Result<ARef<LocalFile>> {
+        // SAFETY: `fget()` takes any descriptor number and returns an owned reference or null.
+        let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
+        // INVARIANT: `fget()` returned a reference that we now own.
+        // SAFETY: The pointer is valid and owns a reference.
+        Ok(unsafe { ARef::from_raw(file.cast()) })
+    }
+
+    /// Creates a reference to a [`LocalFile`] from a valid pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points at a file whose reference count stays nonzero for the duration of `'a`.
+    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a LocalFile {
+        // INVARIANT: The safety requirement is the type invariant.
+        // SAFETY: `LocalFile` is a transparent wrapper of `struct file`, valid for `'a`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Turns a [`LocalFile`] reference into a [`File`] one, which may cross threads.
+    ///
+    /// # Safety
+    ///
+    /// No `fdget_pos()` that skipped the file's position lock may be active on this thread for
+    /// this file; one from [`LocalFile::fget`] in an `ioctl` handler qualifies, for instance.
+    pub unsafe fn assume_no_fdget_pos(me: ARef<LocalFile>) -> ARef<File> {
+        // INVARIANT: The safety requirement gives the extra invariant of `File`.
+        // SAFETY: Both types wrap `struct file` transparently; the reference moves over.
+        unsafe { ARef::from_raw(ARef::into_raw(me).cast()) }
+    }
+
+    /// Returns the raw `struct file` pointer.
+    pub fn as_ptr(&self) -> *mut bindings::file {
+        self.inner.get()
+    }
+
+    /// Returns the file's flags: the access mode and the status flags of [`flags`].
+    ///
+    /// `fcntl(F_SETFL)` may change the status flags at any time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{c_str, fs::file::{flags, File}};
+    ///
+    /// let root = File::open(c_str!("/"), flags::O_RDONLY | flags::O_NONBLOCK)?;
+    /// assert_eq!(root.flags() & flags::O_ACCMODE, flags::O_RDONLY);
+    /// assert_ne!(root.flags() & flags::O_NONBLOCK, 0);
+    ///
+    /// let blocking = File::open(c_str!("/"), flags::O_RDONLY)?;
+    /// assert_eq!(blocking.flags() & flags::O_NONBLOCK, 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn flags(&self) -> u32 {
+        // SAFETY: The file is valid by the type invariant. `f_flags` may change concurrently
+        // under `f_lock`; a volatile read is how C's `READ_ONCE()` reads it.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).f_flags).read_volatile() }
+    }
+
+    /// Returns the number of the file's inode, as `stat(2)` reports it in `st_ino`.
+    ///
+    /// # Examples
+    ///
+    /// Two opens of one path are two files on one inode:
+    ///
+    /// ```
+    /// use kernel::{c_str, fs::file::{flags, File}};
+    ///
+    /// let first = File::open(c_str!("/"), flags::O_RDONLY)?;
+    /// let second = File::open(c_str!("/"), flags::O_RDONLY)?;
+    /// assert_ne!(first.as_ptr(), second.as_ptr());
+    /// assert_eq!(first.inode_number(), second.inode_number());
+    /// assert_ne!(first.inode_number(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn inode_number(&self) -> u64 {
+        // SAFETY: The file is valid by the type invariant, and `f_inode` is set before the file
+        // is published and never changes; an inode's number does not change either.
+        let ino = unsafe { (*(*self.as_ptr()).f_inode).i_ino };
+        ino as u64
+    }
+}
