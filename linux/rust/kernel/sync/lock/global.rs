@@ -31,7 +31,7 @@ const READY: u8 = 2;
 /// # Invariants
 ///
 /// `init_state` is `READY` only once `B::init` has run on `lock.state` with `name` and `key`, and
-/// nothing uses `lock` before that: every access goes through [`GlobalLock::ensure_init`].
+/// nothing uses `lock` before that: every access goes through `ensure_init()`.
 ///
 /// # Examples
 ///
