@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/fs.h>
+#include <linux/uio.h>
 
 struct file *rust_helper_get_file(struct file *f)
 {
 	return get_file(f);
+}
+
+size_t rust_helper_iov_iter_count(const struct iov_iter *i)
+{
+	return iov_iter_count(i);
 }

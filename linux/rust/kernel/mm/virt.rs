@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Virtual memory areas (`struct vm_area_struct`) as a file's `mmap` operation sees them.
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
+
+use crate::{bindings, error::code::*, error::Result, fs::File, types::Opaque};
+use core::marker::PhantomData;
+
+/// Memory protection bits, as `mmap(2)` and `mprotect(2)` take them.
+pub mod prot {
+    /// `PROT_READ`: the memory may be read.
+    pub const READ: u32 = bindings::PROT_READ;
+    /// `PROT_WRITE`: the memory may be written.
+    pub const WRITE: u32 = bindings::PROT_WRITE;
+    /// `PROT_EXEC`: the memory may be executed.
+    pub const EXEC: u32 = bindings::PROT_EXEC;
+}
+
+/// Flags of a VMA (`vm_flags`), as [`VmaNew::flags`] returns them.
+pub mod flags {
+    /// The type of VMA flags.
+    pub type Flags = bindings::vm_flags_t;
+
+    /// The mapping may be read now.
+    pub const READ: Flags = bindings::VM_READ as Flags;
+    /// The mapping may be written now.
+    pub const WRITE: Flags = bindings::VM_WRITE as Flags;
+    /// The mapping may be executed now.
+    pub const EXEC: Flags = bindings::VM_EXEC as Flags;
+    /// Writes reach the backing object and other mappings of it (`MAP_SHARED`).
+    pub const SHARED: Flags = bindings::VM_SHARED as Flags;
+    /// `mprotect(2)` may add [`READ`].
+    pub const MAYREAD: Flags = bindings::VM_MAYREAD as Flags;
+    /// `mprotect(2)` may add [`WRITE`].
+    pub const MAYWRITE: Flags = bindings::VM_MAYWRITE as Flags;
+    /// `mprotect(2)` may add [`EXEC`].
+    pub const MAYEXEC: Flags = bindings::VM_MAYEXEC as Flags;
+    /// The mapping was asked for as `MAP_SHARED`.
+    pub const MAYSHARE: Flags = bindings::VM_MAYSHARE as Flags;
+}
+
+/// A VMA that a file's `mmap` operation is setting up.
+///
+/// It is valid only during that call: the VMA is not yet in the address space and the caller
+/// holds the `mmap_lock` for writing, so its fields may be changed directly.
+///
+/// # Invariants
+///
+/// For as long as the `VmaNew` is reachable, the VMA is valid and is being set up by an `mmap`
+/// file operation on the current thread, which holds the mm's `mmap_lock` for writing, and no
+/// other thread can see it.
+///
+/// # Examples
+///
+/// An `mmap` handler sees the range, offset and sharing userspace asked for:
+///
+/// ```
+/// use kernel::{kunit, mm::virt::{flags, prot, VmaNew}, page::PAGE_SIZE};
+///
+/// kernel::global_lock! {
+///     static SEEN: SpinLock<(usize, usize, usize, bool, bool)> = (0, 0, 0, false, false);
+/// }
+///
+/// struct Recorder;
+///
+/// impl kunit::MmapTest for Recorder {
+///     fn mmap(vma: &VmaNew) -> Result {
+///         let writable = vma.flags() & flags::WRITE != 0;
+///         *SEEN.lock() = (vma.start(), vma.len(), vma.pgoff(), vma.is_shared(), writable);
+///         Ok(())
+///     }
+/// }
+///
+/// let file = kunit::mmap_test_file::<Recorder>()?;
+/// let rw = prot::READ | prot::WRITE;
+/// let addr = kunit::map_file(&file, 2 * PAGE_SIZE, 3 * PAGE_SIZE, rw, true)?;
+/// assert_eq!(*SEEN.lock(), (addr, 3 * PAGE_SIZE, 2, true, true));
+///
+/// let addr = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ, false)?;
+/// assert_eq!(*SEEN.lock(), (addr, PAGE_SIZE, 0, false, false));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// A handler can refuse a mapping, and make the permissions it allows final:
+///
+/// ```
+/// use kernel::{kunit, mm::virt::{flags, prot, VmaNew}, page::PAGE_SIZE};
+///
+/// kernel::global_lock! {
+///     static FLAGS: SpinLock<flags::Flags> = 0;
+/// }
+///
+/// struct ReadOnly;
+///
+/// impl kunit::MmapTest for ReadOnly {
+///     fn mmap(vma: &VmaNew) -> Result {
+///         vma.try_clear_maywrite()?;
+///         vma.try_clear_mayexec()?;
+///         *FLAGS.lock() = vma.flags();
+///         Ok(())
+///     }
+/// }
+///
+/// let file = kunit::mmap_test_file::<ReadOnly>()?;
+/// let writable = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ | prot::WRITE, true);
+/// assert_eq!(writable.err(), Some(EPERM));
+///
+/// kunit::map_file(&file, 0, PAGE_SIZE, prot::READ, true)?;
+/// let seen = *FLAGS.lock();
+/// assert_eq!(seen & (flags::MAYWRITE | flags::MAYEXEC), 0);
+/// assert_ne!(seen & flags::MAYREAD, 0);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// A private mapping can be made plain anonymous memory:
+///
+/// ```
+/// use kernel::{kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, uaccess::UserSlice};
+///
+/// struct Anonymous;
+///
+/// impl kunit::MmapTest for Anonymous {
+///     fn mmap(vma: &VmaNew) -> Result {
+///         if vma.is_shared() {
+///             return Err(EINVAL);
+///         }
+///         vma.set_anonymous();
+///         Ok(())
+///     }
+/// }
+///
+/// let file = kunit::mmap_test_file::<Anonymous>()?;
+/// let shared = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ | prot::WRITE, true);
+/// assert_eq!(shared.err(), Some(EINVAL));
+///
+/// let addr = kunit::map_file(&file, 0, 2 * PAGE_SIZE, prot::READ | prot::WRITE, false)?;
+/// let (mut reader, mut writer) = UserSlice::new(addr, 2 * PAGE_SIZE).reader_writer();
+/// let mut page = [0xffu8; 8];
+/// reader.read_slice(&mut page)?;
+/// assert_eq!(page, [0; 8]);
+/// writer.write_slice(b"private!")?;
+/// UserSlice::new(addr, 8).reader().read_slice(&mut page)?;
+/// assert_eq!(&page, b"private!");
+/// # Ok::<(), Error>(())
+/// ```
+#[repr(transparent)]
+pub struct VmaNew {
+    vma: Opaque<bindings::vm_area_struct>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl VmaNew {
+    /// Creates a reference to a [`VmaNew`] from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// For `'a`, `vma` points at a VMA that an `mmap` file operation on the current thread is
+    /// setting up, with the `mmap_lock` held for writing.
+    pub unsafe fn from_raw<'a>(vma: *mut bindings::vm_area_struct) -> &'a VmaNew {
+        // INVARIANT: The safety requirements are the type invariants.
+        // SAFETY: `VmaNew` is a transparent wrapper of `struct vm_area_struct`, valid for `'a`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Returns the raw `struct vm_area_struct` pointer.
+    pub fn as_raw(&self) -> *mut bindings::vm_area_struct {
+        self.vma.get()
+    }
+
+    /// Returns the first address of the mapping.
+    pub fn start(&self) -> usize {
+        // SAFETY: The VMA is valid by the type invariants, and its range is set before `mmap`.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
+    }
+
+    /// Returns the address just past the mapping.
+    pub fn end(&self) -> usize {
+        // SAFETY: As in `start`.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
+    }
+
+    /// Returns the length of the mapping in bytes, a multiple of the page size.
+    pub fn len(&self) -> usize {
+        self.end() - self.start()
+    }
+
+    /// Returns whether the mapping is empty, which a VMA never is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Returns the offset of the mapping in the file, in pages.
+    pub fn pgoff(&self) -> usize {
+        // SAFETY: The VMA is valid by the type invariants.
+        unsafe { (*self.as_raw()).vm_pgoff }
+    }
+
+    /// Returns the mapping's flags, see [`flags`].
+    pub fn flags(&self) -> flags::Flags {
+        // SAFETY: The VMA is valid and only this thread sees it, by the type invariants.
+        unsafe { (*self.as_raw()).__bindgen_anon_2.__vm_flags }
+    }
+
+    /// Returns whether writes reach the backing object: the mapping is `MAP_SHARED`.
+    pub fn is_shared(&self) -> bool {
+        self.flags() & flags::SHARED != 0
+    }
+
+    fn update_flags(&self, set: flags::Flags, clear: flags::Flags) {
+        let new = (self.flags() | set) & !clear;
+        // SAFETY: The VMA is valid and only this thread sees it, by the type invariants; the
+        // caller of `mmap` reads the flags back after the call, as with `vm_flags_mod()`.
+        unsafe { (*self.as_raw()).__bindgen_anon_2.__vm_flags = new };
+    }
+
+    /// Forbids making the mapping readable later with `mprotect(2)`.
+    ///
+    /// Fails with [`EPERM`] if the mapping is readable already.
+    pub fn try_clear_mayread(&self) -> Result {
+        self.try_clear_may(flags::READ, flags::MAYREAD)
+    }
+
+    /// Forbids making the mapping writable later with `mprotect(2)`.
+    ///
+    /// Fails with [`EPERM`] if the mapping is writable already.
+    pub fn try_clear_maywrite(&self) -> Result {
+        self.try_clear_may(flags::WRITE, flags::MAYWRITE)
+    }
+
+    /// Forbids making the mapping executable later with `mprotect(2)`.
+    ///
+    /// Fails with [`EPERM`] if the mapping is executable already.
+    pub fn try_clear_mayexec(&self) -> Result {
+        self.try_clear_may(flags::EXEC, flags::MAYEXEC)
+    }
+
+    fn try_clear_may(&self, now: flags::Flags, may: flags::Flags) -> Result {
+        if self.flags() & now != 0 {
+            return Err(EPERM);
+        }
+        self.update_flags(0, may);
+        Ok(())
+    }
+
+    /// Makes the mapping plain anonymous memory: zero-filled, private pages, as `MAP_PRIVATE`
+    /// of `/dev/zero` gives.
+    pub fn set_anonymous(&self) {
+        // SAFETY: The VMA is valid and only this thread sees it, by the type invariants. No
+        // operations is what `vma_set_anonymous()` sets.
+        unsafe { (*self.as_raw()).vm_ops = core::ptr::null() };
+    }
+
+    /// Makes the mapping map `file` instead of the file being mapped.
+    ///
+    /// The mapping takes a reference to `file` and drops the one to the file it had. The new
+    /// file's operations do not run: a driver calls what installs its page handling itself.
+    pub fn set_file(&self, file: &File) {
+        // SAFETY: The VMA is valid and only this thread sees it, by the type invariants, and
+        // `file` is valid; `vma_set_file()` takes its own reference.
+        unsafe { bindings::vma_set_file(self.as_raw(), file.as_ptr()) };
+    }
+}
