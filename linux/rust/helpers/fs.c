@@ -12,3 +12,8 @@ size_t rust_helper_iov_iter_count(const struct iov_iter *i)
 {
 	return iov_iter_count(i);
 }
+
+loff_t rust_helper_i_size_read(const struct inode *inode)
+{
+	return i_size_read(inode);
+}

@@ -38,6 +38,8 @@ pub mod flags {
     pub const MAYEXEC: Flags = bindings::VM_MAYEXEC as Flags;
     /// The mapping was asked for as `MAP_SHARED`.
     pub const MAYSHARE: Flags = bindings::VM_MAYSHARE as Flags;
+    /// Memory is charged as it is used, not all when mapped.
+    pub const NORESERVE: Flags = bindings::VM_NORESERVE as Flags;
 }
 
 /// A VMA that a file's `mmap` operation is setting up.

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Files in shared memory (shmem, the memory behind tmpfs) that drivers create to back memory
+//! they share with userspace.
+//!
+//! C header: [`include/linux/shmem_fs.h`](srctree/include/linux/shmem_fs.h)
+
+use crate::{
+    bindings,
+    error::{code::*, from_err_ptr, to_result, Error, Result},
+    ffi::{c_int, c_ulong},
+    fs::File,
+    iov::IovIterDest,
+    miscdevice::Whence,
+    mm::virt::{flags, VmaNew},
+    str::CStr,
+    sync::LockClassKey,
+    types::ARef,
+};
+use core::ptr::NonNull;
+
+/// A lock class for the inode lock (`i_rwsem`) of a driver's shmem files.
+///
+/// Give a driver's files a class of their own when the driver punches holes from memory
+/// reclaim: otherwise lockdep sees the inode lock taken under `fs_reclaim` there and, in the same
+/// class, taken before allocating by writes to ordinary tmpfs files, and reports a cycle that
+/// cannot happen for files nobody writes to.
+#[derive(Clone, Copy)]
+pub struct InodeLockClass {
+    /// The name lockdep reports.
+    pub name: &'static CStr,
+    /// The class, normally `static_lock_class!()`.
+    pub key: &'static LockClassKey,
+}
+
+/// A shmem file: unlinked, private to the kernel until the driver maps it for userspace.
+///
+/// Its own `mmap` operation refuses with [`EPERM`]: the driver maps it with
+/// [`ShmemFile::map_into`] from its own `mmap`, after its own permission checks. Otherwise
+/// `remap_file_pages()`, which maps a mapping's file again through that file's `mmap`, would
+/// bypass them (as CVE-2020-0009 did for ashmem).
+///
+/// # Invariants
+///
+/// `file` was created by `shmem_file_setup()`, and its operations are [`HARDENED_FOPS`]'s.
+///
+/// # Examples
+///
+/// A file mapped by a driver's `mmap`, written through the mapping, and partly purged:
+///
+/// ```
+/// use kernel::{
+///     c_str, kunit, miscdevice::Whence, mm::virt::{prot, VmaNew}, page::PAGE_SIZE,
+///     shmem::{InodeLockClass, ShmemFile}, static_lock_class, uaccess::UserSlice,
+/// };
+///
+/// kernel::global_lock! {
+///     static BACKING: Mutex<Option<ShmemFile>> = None;
+/// }
+///
+/// struct Driver;
+///
+/// impl kunit::MmapTest for Driver {
+///     fn mmap(vma: &VmaNew) -> Result {
+///         BACKING.lock().as_ref().ok_or(ENODEV)?.map_into(vma)
+///     }
+/// }
+///
+/// // Holes are punched from reclaim: the inode lock gets a class of its own.
+/// let class = InodeLockClass { name: c_str!("kunit_shmem_inode"), key: static_lock_class!() };
+/// *BACKING.lock() = Some(ShmemFile::new(c_str!("kunit-shmem"), 4 * PAGE_SIZE, 0, Some(class))?);
+/// let driver = kunit::mmap_test_file::<Driver>()?;
+/// let addr = kunit::map_file(&driver, 0, 4 * PAGE_SIZE, prot::READ | prot::WRITE, true)?;
+///
+/// for page in 0..4 {
+///     let at = addr + page * PAGE_SIZE;
+///     UserSlice::new(at, 1).writer().write_slice(&[page as u8 + 1])?;
+/// }
+/// {
+///     let mut backing = BACKING.lock();
+///     let backing = backing.as_mut().ok_or(ENODEV)?;
+///     backing.punch_hole(PAGE_SIZE, 2 * PAGE_SIZE)?;
+///     let page = PAGE_SIZE as i64;
+///     assert_eq!(backing.llseek(0, 0, Whence::Hole)?, page);
+///     assert_eq!(backing.llseek(0, page, Whence::Data)?, 3 * page);
+/// }
+///
+/// let mut byte = [0u8; 1];
+/// for (page, expected) in [(0, 1), (1, 0), (2, 0), (3, 4)] {
+///     UserSlice::new(addr + page * PAGE_SIZE, 1).reader().read_slice(&mut byte)?;
+///     assert_eq!(byte[0], expected);
+/// }
+/// *BACKING.lock() = None;
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Mapping the file itself, as `remap_file_pages()` would, is refused:
+///
+/// ```
+/// use kernel::{c_str, kunit, mm::virt::prot, page::PAGE_SIZE, shmem::ShmemFile};
+///
+/// let shmem = ShmemFile::new(c_str!("kunit-direct"), PAGE_SIZE, 0, None)?;
+/// let direct = kunit::map_file(shmem.file(), 0, PAGE_SIZE, prot::READ, true);
+/// assert_eq!(direct.err(), Some(EPERM));
+/// # Ok::<(), Error>(())
+/// ```
+pub struct ShmemFile {
+    file: ARef<File>,
+}
+
+/// Shmem's file operations with `mmap` refusing and `get_unmapped_area` generic, which every
+/// [`ShmemFile`] uses. They live in the kernel image, so they outlive every mapping.
+struct HardenedFops(bindings::file_operations);
+
+// SAFETY: The operations are function pointers and a null module, usable from any thread.
+unsafe impl Send for HardenedFops {}
+
+crate::global_lock! {
+    static HARDENED_FOPS: SpinLock<HardenedFops> = HardenedFops(zeroed_fops());
+}
+
+const fn zeroed_fops() -> bindings::file_operations {
+    // SAFETY: All zeros is a valid `file_operations`: no operation.
+    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+}
+
+/// `mmap` of a [`ShmemFile`] itself.
+///
+/// # Safety
+///
+/// Called by the mm core as the `mmap` operation of a file.
+unsafe extern "C" fn refuse_mmap(
+    _file: *mut bindings::file,
+    _vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    EPERM.to_errno()
+}
+
+/// `get_unmapped_area` of a [`ShmemFile`]: shmem's own one only works with shmem's operations.
+///
+/// # Safety
+///
+/// Called by the mm core as the `get_unmapped_area` operation of a file, for the current task.
+unsafe extern "C" fn unmapped_area(
+    file: *mut bindings::file,
+    addr: c_ulong,
+    len: c_ulong,
+    pgoff: c_ulong,
+    flags: c_ulong,
+) -> c_ulong {
+    // SAFETY: The current task is valid and, mapping memory, has an mm.
+    let mm = unsafe { (*bindings::get_current()).mm };
+    // SAFETY: The arguments are those the mm core passed for `file` and the current mm.
+    unsafe { bindings::mm_get_unmapped_area(mm, file, addr, len, pgoff, flags) }
+}
+
+/// Returns the hardened copy of `shmem_fops`, making it at the first call.
+fn hardened_fops(shmem_fops: &bindings::file_operations) -> *const bindings::file_operations {
+    let mut fops = HARDENED_FOPS.lock();
+    if fops.0.mmap.is_none() {
+        fops.0 = bindings::file_operations {
+            mmap: Some(refuse_mmap),
+            get_unmapped_area: Some(unmapped_area),
+            ..*shmem_fops
+        };
+    }
+    // Once made, the table never changes, so files may use it without the lock.
+    &fops.0
+}
+
+impl ShmemFile {
+    /// Creates a shmem file of `size` bytes.
+    ///
+    /// `name` shows in `/proc/<pid>/maps` for mappings of the file, as `/<name> (deleted)`.
+    /// `vm_flags` are those of the mapping that will use it; only [`flags::NORESERVE`] counts,
+    /// which charges memory as it is used instead of all at once. `lock_class` gives the inode
+    /// lock a class of its own.
+    pub fn new(
+        name: &CStr,
+        size: usize,
+        vm_flags: flags::Flags,
+        lock_class: Option<InodeLockClass>,
+    ) -> Result<Self> {
+        let size = i64::try_from(size).map_err(|_| EINVAL)?;
+        // SAFETY: `name` is NUL-terminated; the call copies it.
+        let file = from_err_ptr(unsafe {
+            bindings::shmem_file_setup(name.as_char_ptr(), size, vm_flags)
+        })?;
+        // SAFETY: `shmem_file_setup()` returned a new file with a reference we now own, in no
+        // descriptor table.
+        let file: ARef<File> = unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) };
+        let raw = file.as_ptr();
+        // SAFETY: The file is valid and only we have it; its inode's operations are shmem's,
+        // which live in the kernel image.
+        let inode = unsafe { (*raw).f_inode };
+        // SAFETY: As above; an inode's file operations are static.
+        let shmem_fops = unsafe { &*(*inode).__bindgen_anon_3.i_fop };
+        if let Some(class) = lock_class {
+            // SAFETY: Nobody holds or can reach the inode lock yet; name and key are static.
+            unsafe {
+                bindings::lockdep_set_class_and_name_rwsem(
+                    &mut (*inode).i_rwsem,
+                    class.key.as_ptr(),
+                    class.name.as_char_ptr(),
+                )
+            };
+        }
+        // INVARIANT: Created by `shmem_file_setup()`, given the hardened operations. The file is
+        // not visible to anyone else, so its operations may change; the new table lives forever.
+        // SAFETY: As above.
+        unsafe { (*raw).f_op = hardened_fops(shmem_fops) };
+        Ok(Self { file })
+    }
+
+    /// Returns the file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Returns the number of the file's inode.
+    pub fn inode_number(&self) -> u64 {
+        self.file.inode_number()
+    }
+
+    /// Returns the size of the file in bytes.
+    pub fn size(&self) -> i64 {
+        // SAFETY: The file and its inode are valid.
+        unsafe { bindings::i_size_read((*self.file.as_ptr()).f_inode) }
+    }
+
+    /// Makes `vma` map this file: called from a driver's `mmap`, after the driver's checks.
+    ///
+    /// The mapping takes a reference to the file and gets shmem's page handling.
+    pub fn map_into(&self, vma: &VmaNew) -> Result {
+        vma.set_file(&self.file);
+        // SAFETY: The file and its inode are valid; the inode's operations are shmem's own.
+        let inode = unsafe { (*self.file.as_ptr()).f_inode };
+        // SAFETY: As above.
+        let shmem_mmap = unsafe { (*(*inode).__bindgen_anon_3.i_fop).mmap };
+        let shmem_mmap = shmem_mmap.ok_or(ENODEV)?;
+        // SAFETY: `vma` is being set up by an `mmap` call and now maps this file, as shmem's
+        // `mmap` expects.
+        to_result(unsafe { shmem_mmap(self.file.as_ptr(), vma.as_raw()) })
+    }
+
+    /// Frees the memory of `len` bytes at `offset`, keeping the size: they read as zeros after.
+    ///
+    /// Both are in bytes and should be page aligned; partial pages are zeroed instead. Calls
+    /// shmem's `fallocate` directly, without `vfs_fallocate()`'s security and notification
+    /// hooks, so that memory reclaim can call it.
+    pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
+        let offset = i64::try_from(offset).map_err(|_| EINVAL)?;
+        let len = i64::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: The file is valid and its operations are the hardened copy of shmem's.
+        let fallocate = unsafe { (*(*self.file.as_ptr()).f_op).fallocate }
+            .ok_or_else(|| Error::from_errno(-(bindings::EOPNOTSUPP as i32)))?;
+        let mode = bindings::FALLOC_FL_PUNCH_HOLE | bindings::FALLOC_FL_KEEP_SIZE;
+        // SAFETY: The file is valid, and shmem supports this mode.
+        let ret = unsafe { fallocate(self.file.as_ptr(), mode as c_int, offset, len) };
+        to_result(ret as c_int)
+    }
+
+    /// Reads the file at `*pos` into `dest`, moves `*pos` on and returns how many bytes it read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{bindings, c_str, iov::IovIterDest, page::PAGE_SIZE, shmem::ShmemFile};
+    ///
+    /// let shmem = ShmemFile::new(c_str!("kunit-read"), PAGE_SIZE, 0, None)?;
+    /// let mut buf = [0xffu8; 16];
+    /// # let kvec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    /// # // SAFETY: An all-zero `iov_iter` is a valid argument for `iov_iter_kvec()`.
+    /// # let mut raw: bindings::iov_iter = unsafe { core::mem::zeroed() };
+    /// # // SAFETY: `raw` and `kvec` are valid, and `kvec` describes `buf`.
+    /// # unsafe { bindings::iov_iter_kvec(&mut raw, bindings::ITER_DEST, &kvec, 1, buf.len()) };
+    /// # // SAFETY: `raw` is a destination over `buf`, used by this thread only.
+    /// # let dest = unsafe { IovIterDest::from_raw(&mut raw) };
+    /// let mut pos = PAGE_SIZE as i64 - 4;
+    /// // A new file reads as zeros, up to its end.
+    /// assert_eq!(shmem.read_iter(&mut pos, dest)?, 4);
+    /// assert_eq!(pos, PAGE_SIZE as i64);
+    /// assert_eq!(shmem.read_iter(&mut pos, dest)?, 0);
+    /// # let _ = dest;
+    /// assert_eq!(buf[..4], [0; 4]);
+    /// assert_eq!(shmem.size(), PAGE_SIZE as i64);
+    /// assert_ne!(shmem.inode_number(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
+        // SAFETY: The file is valid, `dest` is a valid destination and `pos` a valid position.
+        let ret = unsafe { bindings::vfs_iter_read(self.file.as_ptr(), dest.as_raw(), pos, 0) };
+        usize::try_from(ret).map_err(|_| Error::from_errno(ret as i32))
+    }
+
+    /// Moves the file's position as `lseek(2)` does, from `pos` for [`Whence::Current`], and
+    /// returns the new position; [`Whence::Data`] and [`Whence::Hole`] find the written and the
+    /// unwritten (or purged) parts.
+    ///
+    /// # Examples
+    ///
+    /// Only written pages hold data:
+    ///
+    /// ```
+    /// use kernel::{c_str, miscdevice::Whence, page::PAGE_SIZE, shmem::ShmemFile};
+    ///
+    /// let mut shmem = ShmemFile::new(c_str!("kunit-seek"), 4 * PAGE_SIZE, 0, None)?;
+    /// let page = PAGE_SIZE as i64;
+    /// // Nothing written yet: no data at all.
+    /// assert_eq!(shmem.llseek(0, 0, Whence::Data), Err(ENXIO));
+    /// assert_eq!(shmem.llseek(0, 0, Whence::Hole)?, 0);
+    /// assert_eq!(shmem.llseek(page, 8, Whence::Current)?, page + 8);
+    /// assert_eq!(shmem.llseek(0, -8, Whence::End)?, 4 * page - 8);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn llseek(&mut self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
+        // SAFETY: The file is valid, and `&mut self` makes this the only user of its position.
+        unsafe { (*self.file.as_ptr()).f_pos = pos };
+        // SAFETY: The file is valid.
+        let ret = unsafe { bindings::vfs_llseek(self.file.as_ptr(), offset, whence.as_raw()) };
+        if ret < 0 {
+            Err(Error::from_errno(ret as i32))
+        } else {
+            Ok(ret)
+        }
+    }
+}
