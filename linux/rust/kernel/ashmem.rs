@@ -11,6 +11,10 @@
 use crate::str::CStr;
 
 pub mod ioctl;
+pub mod ranges;
+mod region;
+
+pub use region::{PinRange, PinResult, Region};
 
 /// The size of a region's name buffer, NUL included: names keep at most
 /// `NAME_LEN - 1` bytes.

@@ -262,35 +262,17 @@ impl ShmemFile {
 
     /// Reads the file at `*pos` into `dest`, moves `*pos` on and returns how many bytes it read.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{bindings, c_str, iov::IovIterDest, page::PAGE_SIZE, shmem::ShmemFile};
-    ///
-    /// let shmem = ShmemFile::new(c_str!("kunit-read"), PAGE_SIZE, 0, None)?;
-    /// let mut buf = [0xffu8; 16];
-    /// # let kvec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    /// # // SAFETY: An all-zero `iov_iter` is a valid argument for `iov_iter_kvec()`.
-    /// # let mut raw: bindings::iov_iter = unsafe { core::mem::zeroed() };
-    /// # // SAFETY: `raw` and `kvec` are valid, and `kvec` describes `buf`.
-    /// # unsafe { bindings::iov_iter_kvec(&mut raw, bindings::ITER_DEST, &kvec, 1, buf.len()) };
-    /// # // SAFETY: `raw` is a destination over `buf`, used by this thread only.
-    /// # let dest = unsafe { IovIterDest::from_raw(&mut raw) };
-    /// let mut pos = PAGE_SIZE as i64 - 4;
-    /// // A new file reads as zeros, up to its end.
-    /// assert_eq!(shmem.read_iter(&mut pos, dest)?, 4);
-    /// assert_eq!(pos, PAGE_SIZE as i64);
-    /// assert_eq!(shmem.read_iter(&mut pos, dest)?, 0);
-    /// # let _ = dest;
-    /// assert_eq!(buf[..4], [0; 4]);
-    /// assert_eq!(shmem.size(), PAGE_SIZE as i64);
-    /// assert_ne!(shmem.inode_number(), 0);
-    /// # Ok::<(), Error>(())
-    /// ```
+    /// See [`ShmemReader::read_iter`].
     pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
-        // SAFETY: The file is valid, `dest` is a valid destination and `pos` a valid position.
-        let ret = unsafe { bindings::vfs_iter_read(self.file.as_ptr(), dest.as_raw(), pos, 0) };
-        usize::try_from(ret).map_err(|_| Error::from_errno(ret as i32))
+        read_iter(&self.file, pos, dest)
+    }
+
+    /// Returns a handle that can read the file, for reading without the lock that guards the
+    /// [`ShmemFile`]: reads copy to user memory, which may fault.
+    pub fn reader(&self) -> ShmemReader {
+        ShmemReader {
+            file: self.file.clone(),
+        }
     }
 
     /// Moves the file's position as `lseek(2)` does, from `pos` for [`Whence::Current`], and
@@ -324,4 +306,50 @@ impl ShmemFile {
             Ok(ret)
         }
     }
+}
+
+/// A handle that reads a [`ShmemFile`], made by [`ShmemFile::reader`].
+pub struct ShmemReader {
+    file: ARef<File>,
+}
+
+impl ShmemReader {
+    /// Reads the file at `*pos` into `dest`, moves `*pos` on and returns how many bytes it read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{bindings, c_str, iov::IovIterDest, page::PAGE_SIZE, shmem::ShmemFile};
+    ///
+    /// let shmem = ShmemFile::new(c_str!("kunit-read"), PAGE_SIZE, 0, None)?;
+    /// let reader = shmem.reader();
+    /// let mut buf = [0xffu8; 16];
+    /// # let kvec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    /// # // SAFETY: An all-zero `iov_iter` is a valid argument for `iov_iter_kvec()`.
+    /// # let mut raw: bindings::iov_iter = unsafe { core::mem::zeroed() };
+    /// # // SAFETY: `raw` and `kvec` are valid, and `kvec` describes `buf`.
+    /// # unsafe { bindings::iov_iter_kvec(&mut raw, bindings::ITER_DEST, &kvec, 1, buf.len()) };
+    /// # // SAFETY: `raw` is a destination over `buf`, used by this thread only.
+    /// # let dest = unsafe { IovIterDest::from_raw(&mut raw) };
+    /// let mut pos = PAGE_SIZE as i64 - 4;
+    /// // A new file reads as zeros, up to its end.
+    /// assert_eq!(reader.read_iter(&mut pos, dest)?, 4);
+    /// assert_eq!(pos, PAGE_SIZE as i64);
+    /// assert_eq!(reader.read_iter(&mut pos, dest)?, 0);
+    /// # let _ = dest;
+    /// assert_eq!(buf[..4], [0; 4]);
+    /// assert_eq!(shmem.size(), PAGE_SIZE as i64);
+    /// assert_ne!(shmem.inode_number(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
+        read_iter(&self.file, pos, dest)
+    }
+}
+
+fn read_iter(file: &File, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
+    // SAFETY: The file is valid, `dest` is a valid destination and `pos` a valid position; the
+    // read uses `pos`, not the file's position.
+    let ret = unsafe { bindings::vfs_iter_read(file.as_ptr(), dest.as_raw(), pos, 0) };
+    usize::try_from(ret).map_err(|_| Error::from_errno(ret as i32))
 }

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An ashmem region: the shared memory behind one open file of an ashmem device.
+//!
+//! # Locking
+//!
+//! A region's state is under its own mutex, [`Region::state`]; regions share no lock here. Code
+//! under it never copies to or from userspace (callers copy before or after, into kernel
+//! buffers), because a fault there takes the `mmap_lock` while `mmap` holds the `mmap_lock` and
+//! then takes the region's lock. It may take the backing file's inode lock (seeking), which has a
+//! lock class of its own, [`BACKING_INODE`].
+
+use super::{
+    ranges::{RangeReservation, UnpinnedRanges},
+    NAME_DEFAULT, NAME_LEN,
+};
+use crate::{
+    error::{code::*, Result},
+    iov::IovIterDest,
+    miscdevice::Whence,
+    mm::virt::{flags, prot, VmaNew},
+    new_mutex,
+    page::{is_page_aligned, page_align, PAGE_SIZE},
+    prelude::*,
+    seq_file::SeqFile,
+    seq_print,
+    shmem::{InodeLockClass, ShmemFile},
+    str::CStr,
+    sync::{Arc, Mutex},
+    task::current_personality,
+};
+
+/// The prefix of backing file names, which shows in `/proc/<pid>/maps`.
+const NAME_PREFIX: &[u8] = b"dev/ashmem/";
+
+/// A region's name: at most `NAME_LEN - 1` bytes, NUL-terminated; empty means unset.
+#[derive(Clone, Copy)]
+struct Name {
+    bytes: [u8; NAME_LEN],
+    len: usize,
+}
+
+impl Name {
+    const UNSET: Self = Self {
+        bytes: [0; NAME_LEN],
+        len: 0,
+    };
+
+    fn set(&mut self, name: &[u8]) {
+        let len = name.len().min(NAME_LEN - 1);
+        self.bytes[..len].copy_from_slice(&name[..len]);
+        self.bytes[len] = 0;
+        self.len = len;
+    }
+
+    /// The name userspace reads back: its own, or the default, NUL included.
+    fn shown(&self) -> &[u8] {
+        if self.len == 0 {
+            NAME_DEFAULT.as_bytes_with_nul()
+        } else {
+            &self.bytes[..=self.len]
+        }
+    }
+}
+
+/// What may still change before the region is backed.
+struct Unbacked {
+    name: Name,
+    size: usize,
+}
+
+/// A region with its backing file: name and size no longer change.
+struct Backed {
+    name: Name,
+    size: usize,
+    file: ShmemFile,
+    pages: UnpinnedRanges,
+}
+
+/// A region's state: name and size may only change until the first `mmap` creates the backing
+/// file, which moves the region from `Unbacked` to `Backed` for good.
+enum Backing {
+    Unbacked(Unbacked),
+    Backed(Backed),
+}
+
+impl Backing {
+    fn size(&self) -> usize {
+        match self {
+            Self::Unbacked(region) => region.size,
+            Self::Backed(region) => region.size,
+        }
+    }
+
+    fn name(&self) -> &Name {
+        match self {
+            Self::Unbacked(region) => &region.name,
+            Self::Backed(region) => &region.name,
+        }
+    }
+}
+
+struct State {
+    backing: Backing,
+    /// `PROT_*` bits that mappings may have; bits can only be removed.
+    prot_mask: u32,
+}
+
+/// A page range of a region, as `struct ashmem_pin` gives it: `offset` and `len` in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct PinRange {
+    /// The first byte; page aligned.
+    pub offset: u32,
+    /// The length; page aligned, or 0 for "from `offset` to the end of the region".
+    pub len: u32,
+}
+
+/// Whether a pin found any of its pages purged (`ASHMEM_WAS_PURGED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinResult {
+    /// All pages kept their contents.
+    NotPurged,
+    /// At least one page was purged while unpinned and now reads as zeros.
+    WasPurged,
+}
+
+impl PinResult {
+    /// Returns the value `ASHMEM_PIN` returns to userspace.
+    pub fn as_raw(self) -> isize {
+        let raw = match self {
+            Self::NotPurged => uapi::ASHMEM_NOT_PURGED,
+            Self::WasPurged => uapi::ASHMEM_WAS_PURGED,
+        };
+        raw as isize
+    }
+}
+
+/// The shared memory of one open ashmem file.
+///
+/// A region starts with no name, size 0 and every protection allowed. Userspace names and sizes
+/// it, and may remove protections; its first `mmap` creates the backing shmem file, after which
+/// name and size are fixed. Pages are pinned until unpinned.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{ashmem::Region, c_str, mm::virt::prot, page::PAGE_SIZE};
+///
+/// let region = Region::new()?;
+/// assert_eq!(region.size(), 0);
+/// assert_eq!(region.prot_mask(), prot::READ | prot::WRITE | prot::EXEC);
+///
+/// let mut name = [0u8; 256];
+/// let len = region.name(&mut name);
+/// assert_eq!(&name[..len], b"dev/ashmem\0");
+///
+/// region.set_name(c_str!("camera"))?;
+/// region.set_size(3 * PAGE_SIZE)?;
+/// let len = region.name(&mut name);
+/// assert_eq!(&name[..len], b"camera\0");
+/// assert_eq!(region.size(), 3 * PAGE_SIZE);
+///
+/// // Protections can be removed, never added back.
+/// region.set_prot_mask(prot::READ)?;
+/// assert_eq!(region.set_prot_mask(prot::READ | prot::WRITE), Err(EINVAL));
+/// assert_eq!(region.prot_mask(), prot::READ);
+///
+/// // No backing yet: no file id, no pinning.
+/// assert_eq!(region.file_id(), Err(EINVAL));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Mapped by a driver's `mmap`:
+///
+/// ```
+/// use kernel::{
+///     ashmem::{PinRange, PinResult, Region}, c_str, kunit, mm::virt::{prot, VmaNew},
+///     page::PAGE_SIZE, sync::Arc, uaccess::UserSlice,
+/// };
+///
+/// kernel::global_lock! {
+///     static REGION: Mutex<Option<Arc<Region>>> = None;
+/// }
+///
+/// struct Device;
+///
+/// impl kunit::MmapTest for Device {
+///     fn mmap(vma: &VmaNew) -> Result {
+///         let region = REGION.lock().clone().ok_or(ENODEV)?;
+///         region.mmap(vma)
+///     }
+/// }
+///
+/// let region = Region::new()?;
+/// *REGION.lock() = Some(region.clone());
+/// let device = kunit::mmap_test_file::<Device>()?;
+/// let rw = prot::READ | prot::WRITE;
+/// let page = PAGE_SIZE as u32;
+///
+/// // Size 0, or a mapping longer than the region: refused.
+/// assert_eq!(kunit::map_file(&device, 0, PAGE_SIZE, rw, true).err(), Some(EINVAL));
+/// region.set_size(2 * PAGE_SIZE - 100)?;
+/// assert_eq!(kunit::map_file(&device, 0, 3 * PAGE_SIZE, rw, true).err(), Some(EINVAL));
+///
+/// let addr = kunit::map_file(&device, 0, 2 * PAGE_SIZE, rw, true)?;
+/// UserSlice::new(addr, 5).writer().write_slice(b"hello")?;
+///
+/// // Backed: name and size are fixed, and the backing file has an id.
+/// assert_eq!(region.set_size(PAGE_SIZE), Err(EINVAL));
+/// assert_eq!(region.set_name(c_str!("late")), Err(EINVAL));
+/// assert_ne!(region.file_id()?, 0);
+///
+/// let all = PinRange { offset: 0, len: 0 };
+/// assert!(!region.is_unpinned(all)?);
+/// region.unpin(PinRange { offset: page, len: page })?;
+/// assert!(region.is_unpinned(all)?);
+/// assert_eq!(region.pin(all)?, PinResult::NotPurged);
+/// assert!(!region.is_unpinned(all)?);
+/// assert_eq!(region.pin(PinRange { offset: 1, len: 0 }).err(), Some(EINVAL));
+/// assert_eq!(region.pin(PinRange { offset: 0, len: 3 * page }).err(), Some(EINVAL));
+/// // The last page of the 32-bit range: its end overflows.
+/// assert_eq!(region.pin(PinRange { offset: !(page - 1), len: page }).err(), Some(EINVAL));
+///
+/// // A removed protection: the next writable mapping is refused, a read-only one sees the data.
+/// region.set_prot_mask(prot::READ)?;
+/// assert_eq!(kunit::map_file(&device, 0, PAGE_SIZE, rw, true).err(), Some(EPERM));
+/// let ro = kunit::map_file(&device, 0, PAGE_SIZE, prot::READ, true)?;
+/// let mut back = [0u8; 5];
+/// UserSlice::new(ro, 5).reader().read_slice(&mut back)?;
+/// assert_eq!(&back, b"hello");
+///
+/// // Private mappings are anonymous memory, not the region's.
+/// let private = kunit::map_file(&device, 0, PAGE_SIZE, prot::READ, false)?;
+/// UserSlice::new(private, 5).reader().read_slice(&mut back)?;
+/// assert_eq!(back, [0; 5]);
+/// *REGION.lock() = None;
+/// # Ok::<(), Error>(())
+/// ```
+#[pin_data]
+pub struct Region {
+    #[pin]
+    state: Mutex<State>,
+}
+
+impl Region {
+    /// Creates a region: no name, size 0, every protection allowed, no backing.
+    pub fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                state <- new_mutex!(State {
+                    backing: Backing::Unbacked(Unbacked {
+                        name: Name::UNSET,
+                        size: 0,
+                    }),
+                    prot_mask: prot::READ | prot::WRITE | prot::EXEC,
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Sets the name, truncated to `NAME_LEN - 1` bytes; an empty one unsets it.
+    ///
+    /// Fails with [`EINVAL`] once the region is backed.
+    pub fn set_name(&self, name: &CStr) -> Result {
+        match &mut self.state.lock().backing {
+            Backing::Unbacked(region) => {
+                region.name.set(name.as_bytes());
+                Ok(())
+            }
+            Backing::Backed(_) => Err(EINVAL),
+        }
+    }
+
+    /// Copies the name userspace reads back, NUL included, into `buf` and returns its length:
+    /// the name set, or `dev/ashmem` if none is.
+    pub fn name(&self, buf: &mut [u8; NAME_LEN]) -> usize {
+        let state = self.state.lock();
+        let name = state.backing.name().shown();
+        buf[..name.len()].copy_from_slice(name);
+        name.len()
+    }
+
+    /// Sets the size in bytes; any value, unaligned ones included.
+    ///
+    /// Fails with [`EINVAL`] once the region is backed.
+    pub fn set_size(&self, size: usize) -> Result {
+        match &mut self.state.lock().backing {
+            Backing::Unbacked(region) => {
+                region.size = size;
+                Ok(())
+            }
+            Backing::Backed(_) => Err(EINVAL),
+        }
+    }
+
+    /// Returns the size in bytes.
+    pub fn size(&self) -> usize {
+        self.state.lock().backing.size()
+    }
+
+    /// Reduces the protections that mappings may have to `mask` (`PROT_*` bits).
+    ///
+    /// Fails with [`EINVAL`] if `mask` adds a protection. Then, for a task with the
+    /// `READ_IMPLIES_EXEC` personality, `PROT_READ` brings `PROT_EXEC` along, as it does in
+    /// that task's mappings.
+    pub fn set_prot_mask(&self, mask: u32) -> Result {
+        let mut state = self.state.lock();
+        if mask & !state.prot_mask != 0 {
+            return Err(EINVAL);
+        }
+        let mut mask = mask;
+        if mask & prot::READ != 0 && current_personality().read_implies_exec() {
+            mask |= prot::EXEC;
+        }
+        state.prot_mask = mask;
+        Ok(())
+    }
+
+    /// Returns the protections that mappings may have.
+    pub fn prot_mask(&self) -> u32 {
+        self.state.lock().prot_mask
+    }
+
+    /// Returns the inode number of the backing file.
+    ///
+    /// Fails with [`EINVAL`] before the first `mmap`.
+    pub fn file_id(&self) -> Result<u64> {
+        match &self.state.lock().backing {
+            Backing::Backed(region) => Ok(region.file.inode_number()),
+            Backing::Unbacked(_) => Err(EINVAL),
+        }
+    }
+
+    /// Sets up a mapping of the region, from a driver's `mmap`.
+    ///
+    /// Fails with [`EINVAL`] if the size is 0 or the mapping is longer than the page-aligned
+    /// size, and with [`EPERM`] if it asks for a protection the mask removed. Removed
+    /// protections can never be added with `mprotect(2)`. The first call creates the backing
+    /// file. Shared mappings map it; private ones get private anonymous memory.
+    pub fn mmap(&self, vma: &VmaNew) -> Result {
+        let mut state = self.state.lock();
+        let size = state.backing.size();
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        match page_align(size) {
+            Some(limit) if vma.len() <= limit => {}
+            _ => return Err(EINVAL),
+        }
+        let mask = state.prot_mask;
+        if mask & prot::READ == 0 {
+            vma.try_clear_mayread()?;
+        }
+        if mask & prot::WRITE == 0 {
+            vma.try_clear_maywrite()?;
+        }
+        if mask & prot::EXEC == 0 {
+            vma.try_clear_mayexec()?;
+        }
+
+        if let Backing::Unbacked(region) = &state.backing {
+            let name = region.name;
+            let file = Self::create_backing(&name, size, vma.flags())?;
+            // INVARIANT: From here on name and size are the backed region's, which has no
+            // setters.
+            state.backing = Backing::Backed(Backed {
+                name,
+                size,
+                file,
+                pages: UnpinnedRanges::new(),
+            });
+        }
+        let Backing::Backed(region) = &state.backing else {
+            return Err(EINVAL);
+        };
+        if vma.is_shared() {
+            region.file.map_into(vma)
+        } else {
+            vma.set_anonymous();
+            Ok(())
+        }
+    }
+
+    fn create_backing(name: &Name, size: usize, vm_flags: flags::Flags) -> Result<ShmemFile> {
+        // "dev/ashmem/<name>", or "dev/ashmem" without a name.
+        let mut full = [0u8; NAME_PREFIX.len() + NAME_LEN];
+        let len = if name.len == 0 {
+            let default = NAME_DEFAULT.as_bytes();
+            full[..default.len()].copy_from_slice(default);
+            default.len()
+        } else {
+            full[..NAME_PREFIX.len()].copy_from_slice(NAME_PREFIX);
+            full[NAME_PREFIX.len()..][..name.len].copy_from_slice(&name.bytes[..name.len]);
+            NAME_PREFIX.len() + name.len
+        };
+        let full = CStr::from_bytes_with_nul(&full[..=len])?;
+        let class = InodeLockClass {
+            name: crate::c_str!("ashmem_backing_inode"),
+            key: crate::static_lock_class!(),
+        };
+        ShmemFile::new(full, size, vm_flags, Some(class))
+    }
+
+    /// Moves the file position of an open file of this region, from `pos`.
+    ///
+    /// Fails with [`EINVAL`] while the size is 0 and [`EBADF`] before the first `mmap`;
+    /// otherwise seeks as in the backing file, [`Whence::Data`] and [`Whence::Hole`] included.
+    pub fn llseek(&self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
+        let mut state = self.state.lock();
+        if state.backing.size() == 0 {
+            return Err(EINVAL);
+        }
+        match &mut state.backing {
+            Backing::Backed(region) => region.file.llseek(pos, offset, whence),
+            Backing::Unbacked(_) => Err(EBADF),
+        }
+    }
+
+    /// Reads the region at `*pos` into `dest`, for a driver's `read_iter`.
+    ///
+    /// Returns 0 (end of file) while the size is 0 and fails with [`EBADF`] before the first
+    /// `mmap`; otherwise reads the backing file, without holding the region's lock.
+    pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
+        let reader = {
+            let state = self.state.lock();
+            if state.backing.size() == 0 {
+                return Ok(0);
+            }
+            match &state.backing {
+                Backing::Backed(region) => region.file.reader(),
+                Backing::Unbacked(_) => return Err(EBADF),
+            }
+        };
+        reader.read_iter(pos, dest)
+    }
+
+    /// Prints the `/proc/<pid>/fdinfo` lines of the region: the backing inode once there is
+    /// one, the name once set, and the size.
+    pub fn show_fdinfo(&self, m: &SeqFile) {
+        let state = self.state.lock();
+        if let Backing::Backed(region) = &state.backing {
+            seq_print!(m, "inode:\t{}\n", region.file.inode_number());
+        }
+        let name = state.backing.name();
+        if name.len != 0 {
+            if let Ok(name) = CStr::from_bytes_with_nul(name.shown()) {
+                seq_print!(m, "name:\t{}\n", name);
+            }
+        }
+        seq_print!(m, "size:\t{}\n", state.backing.size());
+    }
+
+    /// Pins `range`: the kernel may no longer purge it. Reports whether any of its pages was
+    /// purged while unpinned.
+    ///
+    /// Fails with [`EINVAL`] before the first `mmap`, and for a range that is not page aligned,
+    /// overflows 32 bits or ends past the page-aligned size.
+    pub fn pin(&self, range: PinRange) -> Result<PinResult> {
+        let mut res = RangeReservation::new(GFP_KERNEL)?;
+        let mut state = self.state.lock();
+        let region = Self::backed(&mut state)?;
+        let pages = Self::pages(region.size, range)?;
+        Ok(if region.pages.pin(pages, &mut res) {
+            PinResult::WasPurged
+        } else {
+            PinResult::NotPurged
+        })
+    }
+
+    /// Unpins `range`: the kernel may purge it under memory pressure. Fails as [`Region::pin`].
+    pub fn unpin(&self, range: PinRange) -> Result {
+        let mut res = RangeReservation::new(GFP_KERNEL)?;
+        let mut state = self.state.lock();
+        let region = Self::backed(&mut state)?;
+        let pages = Self::pages(region.size, range)?;
+        region.pages.unpin(pages, &mut res);
+        Ok(())
+    }
+
+    /// Returns whether any page of `range` is unpinned. Fails as [`Region::pin`].
+    pub fn is_unpinned(&self, range: PinRange) -> Result<bool> {
+        let mut state = self.state.lock();
+        let region = Self::backed(&mut state)?;
+        let pages = Self::pages(region.size, range)?;
+        Ok(region.pages.is_unpinned(pages))
+    }
+
+    fn backed(state: &mut State) -> Result<&mut Backed> {
+        match &mut state.backing {
+            Backing::Backed(region) => Ok(region),
+            Backing::Unbacked(_) => Err(EINVAL),
+        }
+    }
+
+    /// Checks `range` against a region of `size` bytes and returns its pages.
+    fn pages(size: usize, range: PinRange) -> Result<core::ops::Range<usize>> {
+        let limit = page_align(size).ok_or(EINVAL)?;
+        let offset = range.offset as usize;
+        let len = match range.len {
+            0 => limit.checked_sub(offset).ok_or(EINVAL)?,
+            len => len as usize,
+        };
+        if !is_page_aligned(offset) || !is_page_aligned(len) {
+            return Err(EINVAL);
+        }
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        let end = range.offset.checked_add(len).ok_or(EINVAL)? as usize;
+        if end > limit {
+            return Err(EINVAL);
+        }
+        Ok(offset / PAGE_SIZE..end / PAGE_SIZE)
+    }
+}
