@@ -39,6 +39,12 @@ for bits in 64 32; do
 done
 [ -s "$root/tests/list" ] || die "no selftest programs were built"
 
+# Modules the test kernel builds, loaded by /init before the suites.
+mkdir -p "$root/lib/modules"
+for ko in "$out/samples/rust/rust_ashmem.ko"; do
+	[ -f "$ko" ] && cp "$ko" "$root/lib/modules/"
+done
+
 if [ -n "${DEMO:-}" ]; then
 	cp "$DEMO" "$root/demo"
 	chmod +x "$root/demo"

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Android's `/dev/ashmem`, on `kernel::ashmem`.
+//!
+//! This driver decodes the userspace interface (ioctl numbers, user pointers, 32-bit callers)
+//! and calls the region API, which holds every rule of ashmem. `ASHMEM_PURGE_ALL_CACHES` is not
+//! handled yet: it comes with purging.
+
+use core::mem::size_of;
+use kernel::{
+    ashmem::{ioctl, PinRange, Region, NAME_LEN},
+    c_str,
+    fs::{File, Kiocb, LocalFile},
+    iov::IovIterDest,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, Whence},
+    mm::virt::VmaNew,
+    prelude::*,
+    seq_file::SeqFile,
+    sync::{Arc, ArcBorrow},
+    uaccess::UserSlice,
+};
+
+module! {
+    type: AshmemModule,
+    name: "rust_ashmem",
+    author: "Rust Ashmem Developers",
+    description: "Android's /dev/ashmem on kernel::ashmem",
+    license: "GPL",
+}
+
+struct AshmemModule {
+    _misc: Pin<KBox<MiscDeviceRegistration<Ashmem>>>,
+}
+
+impl kernel::Module for AshmemModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Every app opens /dev/ashmem.
+        let options = MiscDeviceOptions {
+            name: c_str!("ashmem"),
+            mode: 0o666,
+        };
+        Ok(Self {
+            _misc: KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?,
+        })
+    }
+}
+
+struct Ashmem;
+
+/// Which ABI an ioctl comes from: commands whose argument follows the word size differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Abi {
+    Native,
+    #[cfg_attr(not(CONFIG_COMPAT), allow(dead_code))]
+    Compat,
+}
+
+#[vtable]
+impl MiscDevice for Ashmem {
+    type Ptr = Arc<Region>;
+    const OWNER: &'static ThisModule = &THIS_MODULE;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Region>> {
+        Region::new()
+    }
+
+    fn ioctl(region: ArcBorrow<'_, Region>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ioctl(&region, cmd, arg, Abi::Native)
+    }
+
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(
+        region: ArcBorrow<'_, Region>,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
+        let cmd = match cmd {
+            ioctl::COMPAT_SET_SIZE => ioctl::SET_SIZE,
+            ioctl::COMPAT_SET_PROT_MASK => ioctl::SET_PROT_MASK,
+            ioctl::COMPAT_GET_FILE_ID => ioctl::GET_FILE_ID,
+            cmd => cmd,
+        };
+        ioctl(&region, cmd, arg, Abi::Compat)
+    }
+
+    fn mmap(region: ArcBorrow<'_, Region>, _file: &File, vma: &VmaNew) -> Result {
+        region.mmap(vma)
+    }
+
+    fn llseek(
+        region: ArcBorrow<'_, Region>,
+        _file: &LocalFile,
+        pos: i64,
+        offset: i64,
+        whence: Whence,
+    ) -> Result<i64> {
+        region.llseek(pos, offset, whence)
+    }
+
+    fn read_iter(kiocb: &mut Kiocb<'_, Arc<Region>>, dest: &mut IovIterDest<'_>) -> Result<usize> {
+        let region = kiocb.device();
+        region.read_iter(kiocb.pos_mut(), dest)
+    }
+
+    fn show_fdinfo(region: ArcBorrow<'_, Region>, m: &SeqFile, _file: &File) {
+        region.show_fdinfo(m);
+    }
+}
+
+/// Reads the `struct ashmem_pin` at `arg`.
+fn read_pin_range(arg: usize) -> Result<PinRange> {
+    let [offset, len] = UserSlice::new(arg, 2 * size_of::<u32>())
+        .reader()
+        .read::<[u32; 2]>()?;
+    Ok(PinRange { offset, len })
+}
+
+fn ioctl(region: &Region, cmd: u32, arg: usize, abi: Abi) -> Result<isize> {
+    match cmd {
+        ioctl::SET_NAME => {
+            // Copied before the region is locked; a bad pointer fails first.
+            let mut buf = [0u8; NAME_LEN];
+            let name = UserSlice::new(arg, NAME_LEN)
+                .reader()
+                .read_c_str(&mut buf)?;
+            region.set_name(name.as_c_str())?;
+            Ok(0)
+        }
+        ioctl::GET_NAME => {
+            let mut buf = [0u8; NAME_LEN];
+            let len = region.name(&mut buf);
+            UserSlice::new(arg, len).writer().write_slice(&buf[..len])?;
+            Ok(0)
+        }
+        ioctl::SET_SIZE => {
+            region.set_size(arg)?;
+            Ok(0)
+        }
+        // A size above `isize::MAX` reads as an error, as it always has.
+        ioctl::GET_SIZE => Ok(region.size() as isize),
+        ioctl::SET_PROT_MASK => {
+            region.set_prot_mask(u32::try_from(arg).map_err(|_| EINVAL)?)?;
+            Ok(0)
+        }
+        ioctl::GET_PROT_MASK => Ok(region.prot_mask() as isize),
+        ioctl::PIN => {
+            let range = read_pin_range(arg)?;
+            Ok(region.pin(range)?.as_raw())
+        }
+        ioctl::UNPIN => {
+            let range = read_pin_range(arg)?;
+            region.unpin(range)?;
+            Ok(0)
+        }
+        ioctl::GET_PIN_STATUS => {
+            let range = read_pin_range(arg)?;
+            let unpinned = region.is_unpinned(range)?;
+            let status = if unpinned {
+                kernel::uapi::ASHMEM_IS_UNPINNED
+            } else {
+                kernel::uapi::ASHMEM_IS_PINNED
+            };
+            Ok(status as isize)
+        }
+        ioctl::GET_FILE_ID => {
+            let id = region.file_id()?;
+            let mut writer = UserSlice::new(arg, size_of::<usize>()).writer();
+            match abi {
+                // A 32-bit `unsigned long`.
+                Abi::Compat => writer.write(&(id as u32))?,
+                Abi::Native => writer.write(&(id as usize))?,
+            }
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
+    }
+}

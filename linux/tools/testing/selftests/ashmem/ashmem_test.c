@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Conformance of /dev/ashmem with the interface Android userspace relies
+ * on: every command, its errors, mappings, protections, reads and seeks.
+ * Needs an ashmem driver (CONFIG_SAMPLE_RUST_ASHMEM) and root.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ashmem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+
+#define DEV "/dev/ashmem"
+
+static long page;
+
+/* Calls an ioctl and returns its result, or -errno. */
+static long ash(int fd, unsigned long cmd, unsigned long arg)
+{
+	long ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static long pin_op(int fd, unsigned long cmd, unsigned int offset, unsigned int len)
+{
+	struct ashmem_pin pin = { .offset = offset, .len = len };
+
+	return ash(fd, cmd, (unsigned long)&pin);
+}
+
+/* A region of 'pages' pages, mapped shared and writable. */
+static void *map_region(int fd, long pages)
+{
+	if (ash(fd, ASHMEM_SET_SIZE, pages * page))
+		return MAP_FAILED;
+	return mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
+FIXTURE(region) {
+	int fd;
+};
+
+FIXTURE_SETUP(region)
+{
+	page = sysconf(_SC_PAGESIZE);
+	self->fd = open(DEV, O_RDWR);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", DEV, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(region)
+{
+	close(self->fd);
+}
+
+TEST_F(region, new_region_defaults)
+{
+	char name[ASHMEM_NAME_LEN];
+
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_GET_SIZE, 0));
+	EXPECT_EQ(PROT_READ | PROT_WRITE | PROT_EXEC, ash(self->fd, ASHMEM_GET_PROT_MASK, 0));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)name));
+	EXPECT_STREQ(ASHMEM_NAME_DEF, name);
+}
+
+TEST_F(region, device_node)
+{
+	struct stat dev, fd;
+
+	ASSERT_EQ(0, stat(DEV, &dev));
+	ASSERT_EQ(0, fstat(self->fd, &fd));
+	EXPECT_TRUE(S_ISCHR(fd.st_mode));
+	EXPECT_EQ(dev.st_rdev, fd.st_rdev);
+	EXPECT_EQ(0666, dev.st_mode & 0777);
+}
+
+TEST_F(region, set_and_get_name)
+{
+	char name[ASHMEM_NAME_LEN];
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"camera-buffer"));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)name));
+	EXPECT_STREQ("camera-buffer", name);
+}
+
+TEST_F(region, empty_name_unsets)
+{
+	char name[ASHMEM_NAME_LEN];
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"first"));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)""));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)name));
+	EXPECT_STREQ(ASHMEM_NAME_DEF, name);
+}
+
+TEST_F(region, long_name_is_truncated)
+{
+	char name[400], back[ASHMEM_NAME_LEN];
+
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)name));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)back));
+	EXPECT_EQ(ASHMEM_NAME_LEN - 1, strlen(back));
+	EXPECT_EQ(0, strncmp(name, back, ASHMEM_NAME_LEN - 1));
+}
+
+/* The kernel must stop at the NUL: a short name right before a guard page. */
+TEST_F(region, name_before_guard_page)
+{
+	char *pages, *name, back[ASHMEM_NAME_LEN];
+
+	pages = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(pages != MAP_FAILED);
+	ASSERT_EQ(0, mprotect(pages + page, page, PROT_NONE));
+	name = pages + page - 5;
+	memcpy(name, "edge", 5);
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)name));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)back));
+	EXPECT_STREQ("edge", back);
+	/* Without its NUL before the guard page, the name faults. */
+	memcpy(name, "edge!", 5);
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)name));
+	munmap(pages, 2 * page);
+}
+
+TEST_F(region, name_bad_pointers)
+{
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_SET_NAME, 0));
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_GET_NAME, 0));
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_SET_NAME, 8));
+}
+
+/* GET_NAME copies the name and its NUL, not the rest of a kernel buffer. */
+TEST_F(region, get_name_copies_only_the_name)
+{
+	unsigned char back[ASHMEM_NAME_LEN];
+	int i;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"abc"));
+	memset(back, 0xaa, sizeof(back));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)back));
+	EXPECT_EQ(0, memcmp(back, "abc", 4));
+	for (i = 4; i < ASHMEM_NAME_LEN; i++)
+		ASSERT_EQ(0xaa, back[i]) TH_LOG("byte %d written", i);
+	memset(back, 0xaa, sizeof(back));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)""));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_NAME, (unsigned long)back));
+	for (i = sizeof(ASHMEM_NAME_DEF); i < ASHMEM_NAME_LEN; i++)
+		ASSERT_EQ(0xaa, back[i]) TH_LOG("byte %d written", i);
+}
+
+TEST_F(region, size_is_any_value)
+{
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 12345));
+	EXPECT_EQ(12345, ash(self->fd, ASHMEM_GET_SIZE, 0));
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 3 * page));
+	EXPECT_EQ(3 * page, ash(self->fd, ASHMEM_GET_SIZE, 0));
+}
+
+TEST_F(region, name_and_size_fixed_once_mapped)
+{
+	void *map = map_region(self->fd, 2);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, munmap(map, 2 * page));
+	/* Even after munmap: the backing exists. */
+	EXPECT_EQ(-EINVAL, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"late"));
+	EXPECT_EQ(-EINVAL, ash(self->fd, ASHMEM_SET_SIZE, page));
+	EXPECT_EQ(2 * page, ash(self->fd, ASHMEM_GET_SIZE, 0));
+	/* A bad pointer is still EFAULT: the copy comes first. */
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_SET_NAME, 0));
+}
+
+TEST_F(region, mmap_needs_a_size)
+{
+	void *map = mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd, 0);
+
+	EXPECT_TRUE(map == MAP_FAILED);
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(region, mmap_not_longer_than_the_region)
+{
+	void *map;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, page + 1));
+	map = mmap(NULL, 3 * page, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_TRUE(map == MAP_FAILED);
+	EXPECT_EQ(EINVAL, errno);
+	/* Up to the page-aligned size is fine. */
+	map = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	munmap(map, 2 * page);
+}
+
+TEST_F(region, prot_mask_only_shrinks)
+{
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(PROT_READ | PROT_WRITE, ash(self->fd, ASHMEM_GET_PROT_MASK, 0));
+	EXPECT_EQ(-EINVAL, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
+	EXPECT_EQ(-EINVAL, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(PROT_READ, ash(self->fd, ASHMEM_GET_PROT_MASK, 0));
+}
+
+TEST_F(region, mmap_beyond_mask_is_eperm)
+{
+	void *map;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, page));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
+	map = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	EXPECT_TRUE(map == MAP_FAILED);
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(region, mprotect_cannot_add_a_removed_protection)
+{
+	char *map;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, page));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
+	map = mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	EXPECT_EQ(-1, mprotect(map, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-1, mprotect(map, page, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	munmap(map, page);
+}
+
+/* CVE-2020-0009: remapping through the backing file must not bring VM_MAYWRITE back. */
+TEST_F(region, remap_file_pages_cannot_bypass_the_mask)
+{
+	char *map;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 2 * page));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
+	map = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	/* The remap goes through the backing file's own mmap, which refuses. */
+	EXPECT_EQ(-1, remap_file_pages(map, page, 0, 1, 0));
+	EXPECT_EQ(EPERM, errno);
+	/* No page became writable: the remapped one is gone, the other one kept its limits. */
+	EXPECT_EQ(-1, mprotect(map, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(-1, mprotect(map + page, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(map, 2 * page);
+}
+
+TEST_F(region, shared_mappings_share_memory)
+{
+	char *one = map_region(self->fd, 2), *two;
+
+	ASSERT_TRUE(one != MAP_FAILED);
+	two = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_TRUE(two != MAP_FAILED);
+	strcpy(one + page, "shared");
+	EXPECT_STREQ("shared", two + page);
+	munmap(two, 2 * page);
+	munmap(one, 2 * page);
+}
+
+TEST_F(region, private_mapping_is_anonymous)
+{
+	char *shared = map_region(self->fd, 1), *private;
+
+	ASSERT_TRUE(shared != MAP_FAILED);
+	strcpy(shared, "shared data");
+	private = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
+	ASSERT_TRUE(private != MAP_FAILED);
+	EXPECT_EQ(0, private[0]);
+	strcpy(private, "private");
+	EXPECT_STREQ("shared data", shared);
+	munmap(private, page);
+	munmap(shared, page);
+}
+
+TEST_F(region, shared_across_fork)
+{
+	char *map = map_region(self->fd, 1);
+	pid_t child;
+	int status;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		strcpy(map, "from the child");
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_STREQ("from the child", map);
+	munmap(map, page);
+}
+
+TEST_F(region, read_follows_size_and_backing)
+{
+	char buf[16], *map;
+
+	/* Size 0: end of file. Before the first mmap: EBADF. */
+	EXPECT_EQ(0, read(self->fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, page));
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EBADF, errno);
+	map = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	strcpy(map, "read me");
+	ASSERT_EQ(8, read(self->fd, buf, 8));
+	EXPECT_STREQ("read me", buf);
+	EXPECT_EQ(8, lseek(self->fd, 0, SEEK_CUR));
+	munmap(map, page);
+}
+
+TEST_F(region, write_is_not_supported)
+{
+	void *map = map_region(self->fd, 1);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	EXPECT_EQ(-1, write(self->fd, "x", 1));
+	EXPECT_EQ(EINVAL, errno);
+	munmap(map, page);
+}
+
+TEST_F(region, lseek_follows_size_and_backing)
+{
+	char *map;
+
+	EXPECT_EQ(-1, lseek(self->fd, 0, SEEK_SET));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 4 * page));
+	EXPECT_EQ(-1, lseek(self->fd, 0, SEEK_SET));
+	EXPECT_EQ(EBADF, errno);
+	map = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	EXPECT_EQ(page, lseek(self->fd, page, SEEK_SET));
+	EXPECT_EQ(page + 10, lseek(self->fd, 10, SEEK_CUR));
+	EXPECT_EQ(4 * page - 1, lseek(self->fd, -1, SEEK_END));
+	/* Only page 2 holds data. */
+	map[2 * page] = 1;
+	EXPECT_EQ(2 * page, lseek(self->fd, 0, SEEK_DATA));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_HOLE));
+	EXPECT_EQ(3 * page, lseek(self->fd, 2 * page, SEEK_HOLE));
+	EXPECT_EQ(-1, lseek(self->fd, 3 * page, SEEK_DATA));
+	EXPECT_EQ(ENXIO, errno);
+	munmap(map, 4 * page);
+}
+
+TEST_F(region, maps_shows_the_name)
+{
+	char line[512], want[128];
+	void *map;
+	FILE *maps;
+	int found = 0;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"visible-name"));
+	map = map_region(self->fd, 1);
+	ASSERT_TRUE(map != MAP_FAILED);
+	snprintf(want, sizeof(want), "/dev/ashmem/visible-name (deleted)");
+	maps = fopen("/proc/self/maps", "r");
+	ASSERT_TRUE(maps != NULL);
+	while (fgets(line, sizeof(line), maps))
+		if (strstr(line, want))
+			found = 1;
+	fclose(maps);
+	EXPECT_TRUE(found);
+	munmap(map, page);
+}
+
+static int fdinfo_field(int fd, const char *key, char *value, size_t size)
+{
+	char path[64], line[512];
+	size_t len = strlen(key);
+	FILE *info;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	info = fopen(path, "r");
+	if (!info)
+		return 0;
+	while (fgets(line, sizeof(line), info)) {
+		if (!strncmp(line, key, len) && line[len] == ':' && line[len + 1] == '\t') {
+			snprintf(value, size, "%s", line + len + 2);
+			value[strcspn(value, "\n")] = '\0';
+			found = 1;
+		}
+	}
+	fclose(info);
+	return found;
+}
+
+TEST_F(region, fdinfo_lines)
+{
+	char value[300];
+	void *map;
+
+	EXPECT_FALSE(fdinfo_field(self->fd, "inode", value, sizeof(value)));
+	EXPECT_FALSE(fdinfo_field(self->fd, "name", value, sizeof(value)));
+	ASSERT_TRUE(fdinfo_field(self->fd, "size", value, sizeof(value)));
+	EXPECT_STREQ("0", value);
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"info"));
+	map = map_region(self->fd, 1);
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_TRUE(fdinfo_field(self->fd, "name", value, sizeof(value)));
+	EXPECT_STREQ("info", value);
+	ASSERT_TRUE(fdinfo_field(self->fd, "inode", value, sizeof(value)));
+	EXPECT_LT(0, atol(value));
+	munmap(map, page);
+}
+
+TEST_F(region, file_id_is_the_backing_inode)
+{
+	unsigned char buf[16];
+	unsigned long id = 0;
+	char value[64];
+	void *map;
+	size_t i;
+
+	EXPECT_EQ(-EINVAL, ash(self->fd, ASHMEM_GET_FILE_ID, (unsigned long)&id));
+	map = map_region(self->fd, 1);
+	ASSERT_TRUE(map != MAP_FAILED);
+	memset(buf, 0xaa, sizeof(buf));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_GET_FILE_ID, (unsigned long)buf));
+	memcpy(&id, buf, sizeof(id));
+	ASSERT_TRUE(fdinfo_field(self->fd, "inode", value, sizeof(value)));
+	EXPECT_EQ(strtoul(value, NULL, 10), id);
+	/* Exactly an unsigned long is written: 4 bytes for a 32-bit caller. */
+	for (i = sizeof(unsigned long); i < sizeof(buf); i++)
+		EXPECT_EQ(0xaa, buf[i]);
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_GET_FILE_ID, 0));
+	munmap(map, page);
+}
+
+TEST_F(region, pin_before_mmap_is_einval)
+{
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, page));
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_PIN, 0, 0));
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_UNPIN, 0, 0));
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_GET_PIN_STATUS, 0, 0));
+	/* The copy comes first. */
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_PIN, 0));
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_UNPIN, 0));
+	EXPECT_EQ(-EFAULT, ash(self->fd, ASHMEM_GET_PIN_STATUS, 0));
+}
+
+TEST_F(region, pin_range_checks)
+{
+	void *map = map_region(self->fd, 4);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_UNPIN, 1, page));
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_UNPIN, 0, page + 1));
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_UNPIN, 0, 5 * page));
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_UNPIN, 4 * page, page));
+	/* offset + len overflows 32 bits. */
+	EXPECT_EQ(-EINVAL, pin_op(self->fd, ASHMEM_UNPIN, -(unsigned int)page, 2 * page));
+	/* len 0: from offset to the end. */
+	EXPECT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 2 * page, 0));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(self->fd, ASHMEM_GET_PIN_STATUS, 0, 2 * page));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(self->fd, ASHMEM_GET_PIN_STATUS, 3 * page, page));
+	munmap(map, 4 * page);
+}
+
+/* The four pin cases: remove, trim the start, trim the end, split. */
+TEST_F(region, pin_cases)
+{
+	void *map = map_region(self->fd, 10);
+	int fd = self->fd;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, pin_op(fd, ASHMEM_UNPIN, 0, 10 * page));
+	/* Split: pin pages 4 and 5 out of the middle. */
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 4 * page, 2 * page));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 4 * page, 2 * page));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 3 * page, page));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 6 * page, page));
+	/* Trim the start of 6..10 and the end of 0..4. */
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 6 * page, page));
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 3 * page, page));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 3 * page, 4 * page));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 2 * page, page));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 7 * page, page));
+	/* Remove: pin all of 7..10 and 0..3. */
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 7 * page, 3 * page));
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 0, 3 * page));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 0, 0));
+	munmap(map, 10 * page);
+}
+
+TEST_F(region, unpin_merges)
+{
+	void *map = map_region(self->fd, 8);
+	int fd = self->fd;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, pin_op(fd, ASHMEM_UNPIN, 0, 2 * page));
+	ASSERT_EQ(0, pin_op(fd, ASHMEM_UNPIN, 4 * page, 2 * page));
+	ASSERT_EQ(0, pin_op(fd, ASHMEM_UNPIN, page, 4 * page));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 2 * page, page));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 6 * page, 2 * page));
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 0, 6 * page));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 0, 0));
+	munmap(map, 8 * page);
+}
+
+/* Unpinned, not purged: the data stays. */
+TEST_F(region, unpinned_data_survives_without_pressure)
+{
+	char *map = map_region(self->fd, 2);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	strcpy(map + page, "keep");
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 0, 0));
+	ASSERT_EQ(ASHMEM_NOT_PURGED, pin_op(self->fd, ASHMEM_PIN, 0, 0));
+	EXPECT_STREQ("keep", map + page);
+	munmap(map, 2 * page);
+}
+
+TEST_F(region, unknown_command_is_enotty)
+{
+	EXPECT_EQ(-ENOTTY, ash(self->fd, _IO(__ASHMEMIOC, 12), 0));
+	EXPECT_EQ(-ENOTTY, ash(self->fd, _IO('x', 1), 0));
+}
+
+TEST_HARNESS_MAIN
