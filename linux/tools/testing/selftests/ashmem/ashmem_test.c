@@ -266,7 +266,7 @@ TEST_F(region, shared_mappings_share_memory)
 	ASSERT_TRUE(one != MAP_FAILED);
 	two = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, self->fd, 0);
 	ASSERT_TRUE(two != MAP_FAILED);
-	strcpy(one + page, "shared");
+	memcpy(one + page, "shared", sizeof("shared"));
 	EXPECT_STREQ("shared", two + page);
 	munmap(two, 2 * page);
 	munmap(one, 2 * page);
@@ -277,11 +277,11 @@ TEST_F(region, private_mapping_is_anonymous)
 	char *shared = map_region(self->fd, 1), *private;
 
 	ASSERT_TRUE(shared != MAP_FAILED);
-	strcpy(shared, "shared data");
+	memcpy(shared, "shared data", sizeof("shared data"));
 	private = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
 	ASSERT_TRUE(private != MAP_FAILED);
 	EXPECT_EQ(0, private[0]);
-	strcpy(private, "private");
+	memcpy(private, "private", sizeof("private"));
 	EXPECT_STREQ("shared data", shared);
 	munmap(private, page);
 	munmap(shared, page);
@@ -297,7 +297,7 @@ TEST_F(region, shared_across_fork)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (child == 0) {
-		strcpy(map, "from the child");
+		memcpy(map, "from the child", sizeof("from the child"));
 		_exit(0);
 	}
 	ASSERT_EQ(child, waitpid(child, &status, 0));
@@ -316,7 +316,7 @@ TEST_F(region, read_follows_size_and_backing)
 	EXPECT_EQ(EBADF, errno);
 	map = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
 	ASSERT_TRUE(map != MAP_FAILED);
-	strcpy(map, "read me");
+	memcpy(map, "read me", sizeof("read me"));
 	ASSERT_EQ(8, read(self->fd, buf, 8));
 	EXPECT_STREQ("read me", buf);
 	EXPECT_EQ(8, lseek(self->fd, 0, SEEK_CUR));
@@ -369,7 +369,7 @@ TEST_F(region, maps_shows_the_name)
 	ASSERT_TRUE(map != MAP_FAILED);
 	snprintf(want, sizeof(want), "/dev/ashmem/visible-name (deleted)");
 	maps = fopen("/proc/self/maps", "r");
-	ASSERT_TRUE(maps != NULL);
+	ASSERT_TRUE(!!maps);
 	while (fgets(line, sizeof(line), maps))
 		if (strstr(line, want))
 			found = 1;
@@ -520,7 +520,7 @@ TEST_F(region, unpinned_data_survives_without_pressure)
 	char *map = map_region(self->fd, 2);
 
 	ASSERT_TRUE(map != MAP_FAILED);
-	strcpy(map + page, "keep");
+	memcpy(map + page, "keep", sizeof("keep"));
 	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 0, 0));
 	ASSERT_EQ(ASHMEM_NOT_PURGED, pin_op(self->fd, ASHMEM_PIN, 0, 0));
 	EXPECT_STREQ("keep", map + page);
