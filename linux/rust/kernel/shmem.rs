@@ -42,7 +42,8 @@ pub struct InodeLockClass {
 ///
 /// # Invariants
 ///
-/// `file` was created by `shmem_file_setup()`, and its operations are [`HARDENED_FOPS`]'s.
+/// `file` was created by `shmem_file_setup()`, and its operations are the hardened copy of
+/// shmem's (`HARDENED_FOPS`).
 ///
 /// # Examples
 ///
