@@ -39,11 +39,14 @@ for bits in 64 32; do
 done
 [ -s "$root/tests/list" ] || die "no selftest programs were built"
 
-# Modules the test kernel builds, loaded by /init before the suites.
+# Modules the test kernel builds, loaded by /init before the suites, and
+# a last suite that unloads and reloads the ashmem module.
 mkdir -p "$root/lib/modules"
-for ko in "$out/samples/rust/rust_ashmem.ko"; do
-	[ -f "$ko" ] && cp "$ko" "$root/lib/modules/"
-done
+if [ -f "$out/samples/rust/rust_ashmem.ko" ]; then
+	cp "$out/samples/rust/rust_ashmem.ko" "$root/lib/modules/"
+	cp "$REPO/initramfs/module_cycle.sh" "$root/tests/"
+	echo "module_cycle /tests/module_cycle.sh" >>"$root/tests/list"
+fi
 
 if [ -n "${DEMO:-}" ]; then
 	cp "$DEMO" "$root/demo"
