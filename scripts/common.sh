@@ -26,7 +26,7 @@ RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
 LLVM_SUFFIX=-22
 LIBCLANG_PATH=/usr/lib/llvm-22/lib
 BINDGEN_VERSION=0.72.1
-TOOLS_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/rust-ashmem
+TOOLS_ROOT=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/rust-ashmem
 BINDGEN=$TOOLS_ROOT/bindgen-$BINDGEN_VERSION/bin/bindgen
 export LIBCLANG_PATH
 

@@ -44,8 +44,9 @@ rust_pkgs=$(dpkg-query -W -f '${Version}\n' rustc-web rust-web-src rust-web-clip
 have=$("$BINDGEN" --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$BINDGEN_VERSION" ]; then
 	note "installing bindgen-cli $BINDGEN_VERSION with cargo (about 4 minutes)"
-	command -v cargo >/dev/null || die "cargo not found: needed to build bindgen-cli"
-	cargo install -q bindgen-cli --version "$BINDGEN_VERSION" --locked \
+	cargo=$(command -v cargo || echo "${HOME:-/root}/.cargo/bin/cargo")
+	[ -x "$cargo" ] || die "cargo not found (PATH or ~/.cargo/bin): needed to build bindgen-cli"
+	"$cargo" install -q bindgen-cli --version "$BINDGEN_VERSION" --locked \
 		--root "$TOOLS_ROOT/bindgen-$BINDGEN_VERSION" ||
 		die "cargo install bindgen-cli $BINDGEN_VERSION failed"
 fi
