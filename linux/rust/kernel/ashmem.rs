@@ -11,9 +11,14 @@
 use crate::str::CStr;
 
 pub mod ioctl;
+mod purge;
 pub mod ranges;
 mod region;
 
+pub use purge::{
+    purge_all, purge_oldest, purgeable_pages, register_shrinker, PurgeShrinker, Purged,
+    SHRINKER_NAME,
+};
 pub use region::{PinRange, PinResult, Region};
 
 /// The size of a region's name buffer, NUL included: names keep at most

@@ -80,7 +80,9 @@ pub struct InodeLockClass {
 /// {
 ///     let mut backing = BACKING.lock();
 ///     let backing = backing.as_mut().ok_or(ENODEV)?;
+///     assert_eq!(backing.handle().resident_pages(), 4);
 ///     backing.punch_hole(PAGE_SIZE, 2 * PAGE_SIZE)?;
+///     assert_eq!(backing.handle().resident_pages(), 2);
 ///     let page = PAGE_SIZE as i64;
 ///     assert_eq!(backing.llseek(0, 0, Whence::Hole)?, page);
 ///     assert_eq!(backing.llseek(0, page, Whence::Data)?, 3 * page);
@@ -246,32 +248,23 @@ impl ShmemFile {
 
     /// Frees the memory of `len` bytes at `offset`, keeping the size: they read as zeros after.
     ///
-    /// Both are in bytes and should be page aligned; partial pages are zeroed instead. Calls
-    /// shmem's `fallocate` directly, without `vfs_fallocate()`'s security and notification
-    /// hooks, so that memory reclaim can call it.
+    /// See [`ShmemHandle::punch_hole`].
     pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
-        let offset = i64::try_from(offset).map_err(|_| EINVAL)?;
-        let len = i64::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: The file is valid and its operations are the hardened copy of shmem's.
-        let fallocate = unsafe { (*(*self.file.as_ptr()).f_op).fallocate }
-            .ok_or_else(|| Error::from_errno(-(bindings::EOPNOTSUPP as i32)))?;
-        let mode = bindings::FALLOC_FL_PUNCH_HOLE | bindings::FALLOC_FL_KEEP_SIZE;
-        // SAFETY: The file is valid, and shmem supports this mode.
-        let ret = unsafe { fallocate(self.file.as_ptr(), mode as c_int, offset, len) };
-        to_result(ret as c_int)
+        punch_hole(&self.file, offset, len)
     }
 
     /// Reads the file at `*pos` into `dest`, moves `*pos` on and returns how many bytes it read.
     ///
-    /// See [`ShmemReader::read_iter`].
+    /// See [`ShmemHandle::read_iter`].
     pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
         read_iter(&self.file, pos, dest)
     }
 
-    /// Returns a handle that can read the file, for reading without the lock that guards the
-    /// [`ShmemFile`]: reads copy to user memory, which may fault.
-    pub fn reader(&self) -> ShmemReader {
-        ShmemReader {
+    /// Returns a handle that reads the file and punches holes in it, for use without the lock
+    /// that guards the [`ShmemFile`]: reads copy to user memory, which may fault, and reclaim
+    /// punches holes.
+    pub fn handle(&self) -> ShmemHandle {
+        ShmemHandle {
             file: self.file.clone(),
         }
     }
@@ -309,12 +302,12 @@ impl ShmemFile {
     }
 }
 
-/// A handle that reads a [`ShmemFile`], made by [`ShmemFile::reader`].
-pub struct ShmemReader {
+/// A handle on a [`ShmemFile`] for what needs no file position, made by [`ShmemFile::handle`].
+pub struct ShmemHandle {
     file: ARef<File>,
 }
 
-impl ShmemReader {
+impl ShmemHandle {
     /// Reads the file at `*pos` into `dest`, moves `*pos` on and returns how many bytes it read.
     ///
     /// # Examples
@@ -323,7 +316,7 @@ impl ShmemReader {
     /// use kernel::{bindings, c_str, iov::IovIterDest, page::PAGE_SIZE, shmem::ShmemFile};
     ///
     /// let shmem = ShmemFile::new(c_str!("kunit-read"), PAGE_SIZE, 0, None)?;
-    /// let reader = shmem.reader();
+    /// let reader = shmem.handle();
     /// let mut buf = [0xffu8; 16];
     /// # let kvec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     /// # // SAFETY: An all-zero `iov_iter` is a valid argument for `iov_iter_kvec()`.
@@ -346,6 +339,36 @@ impl ShmemReader {
     pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
         read_iter(&self.file, pos, dest)
     }
+
+    /// Frees the memory of `len` bytes at `offset`, keeping the size: they read as zeros after.
+    ///
+    /// Both are in bytes and should be page aligned; partial pages are zeroed instead. Calls
+    /// shmem's `fallocate` directly, without `vfs_fallocate()`'s security and notification
+    /// hooks, so that memory reclaim can call it.
+    pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
+        punch_hole(&self.file, offset, len)
+    }
+
+    /// Returns how many pages of the file are in memory, a snapshot that concurrent faults and
+    /// hole punches may change.
+    pub fn resident_pages(&self) -> usize {
+        // SAFETY: The file is valid, and so are its inode and mapping; `nrpages` is read without
+        // the mapping's lock, as `READ_ONCE()` would.
+        unsafe { core::ptr::read_volatile(&(*(*self.file.as_ptr()).f_mapping).nrpages) }
+    }
+}
+
+fn punch_hole(file: &File, offset: usize, len: usize) -> Result {
+    let offset = i64::try_from(offset).map_err(|_| EINVAL)?;
+    let len = i64::try_from(len).map_err(|_| EINVAL)?;
+    // SAFETY: The file is valid and its operations are the hardened copy of shmem's.
+    let fallocate = unsafe { (*file.as_ptr()).f_op.as_ref() }
+        .and_then(|fops| fops.fallocate)
+        .ok_or_else(|| Error::from_errno(-(bindings::EOPNOTSUPP as i32)))?;
+    let mode = bindings::FALLOC_FL_PUNCH_HOLE | bindings::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: The file is valid, and shmem supports this mode.
+    let ret = unsafe { fallocate(file.as_ptr(), mode as c_int, offset, len) };
+    to_result(ret as c_int)
 }
 
 fn read_iter(file: &File, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {

@@ -3,12 +3,12 @@
 //! Android's `/dev/ashmem`, on `kernel::ashmem`.
 //!
 //! This driver decodes the userspace interface (ioctl numbers, user pointers, 32-bit callers)
-//! and calls the region API, which holds every rule of ashmem. `ASHMEM_PURGE_ALL_CACHES` is not
-//! handled yet: it comes with purging.
+//! and calls the region API, which holds every rule of ashmem. Its shrinker purges unpinned
+//! pages of every region under memory pressure.
 
 use core::mem::size_of;
 use kernel::{
-    ashmem::{ioctl, PinRange, Region, NAME_LEN},
+    ashmem::{self, ioctl, PinRange, PurgeShrinker, Region, NAME_LEN},
     c_str,
     fs::{File, Kiocb, LocalFile},
     iov::IovIterDest,
@@ -16,6 +16,7 @@ use kernel::{
     mm::virt::VmaNew,
     prelude::*,
     seq_file::SeqFile,
+    shrinker::ShrinkerRegistration,
     sync::{Arc, ArcBorrow},
     uaccess::UserSlice,
 };
@@ -30,6 +31,7 @@ module! {
 
 struct AshmemModule {
     _misc: Pin<KBox<MiscDeviceRegistration<Ashmem>>>,
+    _shrinker: ShrinkerRegistration<PurgeShrinker>,
 }
 
 impl kernel::Module for AshmemModule {
@@ -39,8 +41,12 @@ impl kernel::Module for AshmemModule {
             name: c_str!("ashmem"),
             mode: 0o666,
         };
+        // The shrinker first, so that it is unregistered last: once the device is gone no
+        // region is left to purge.
+        let shrinker = ashmem::register_shrinker(ashmem::SHRINKER_NAME)?;
         Ok(Self {
             _misc: KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?,
+            _shrinker: shrinker,
         })
     }
 }
@@ -163,6 +169,7 @@ fn ioctl(region: &Region, cmd: u32, arg: usize, abi: Abi) -> Result<isize> {
             };
             Ok(status as isize)
         }
+        ioctl::PURGE_ALL_CACHES => Ok(ashmem::purge_all()? as isize),
         ioctl::GET_FILE_ID => {
             let id = region.file_id()?;
             let mut writer = UserSlice::new(arg, size_of::<usize>()).writer();

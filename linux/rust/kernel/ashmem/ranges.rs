@@ -14,17 +14,47 @@
 //! merges or removes, and needs at most two new tree nodes, which the caller reserves before it
 //! takes the region's lock ([`RangeReservation`]). Pins report purges exactly: only pages that
 //! were purged count, never their unpinned neighbours.
+//!
+//! Each unpinned interval has an age, the one its last unpin gave it; pieces left by a pin keep
+//! it. An [`IntervalObserver`] hears of every unpinned interval added or removed, which is how
+//! the order of purging across regions keeps in step.
 
 use crate::{
     alloc::Flags,
     error::Result,
-    rbtree::{RBTree, RBTreeNodeReservation},
+    rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
 };
 use core::ops::Range;
 
+/// An interval in a tree: its end (the page just past it) and, for unpinned ones, its age.
+#[derive(Clone, Copy)]
+struct Span {
+    end: usize,
+    age: u64,
+}
+
+/// Hears of the changes to the unpinned intervals of an [`UnpinnedRanges`].
+///
+/// Every interval it is told was added is later reported removed, by the operation that merges,
+/// splits, pins or purges it, or by [`UnpinnedRanges::remove_all_unpinned`]. The unit type
+/// ignores them.
+pub trait IntervalObserver {
+    /// `pages` became an unpinned interval of age `age`.
+    fn added(&mut self, pages: Range<usize>, age: u64);
+
+    /// The unpinned interval `pages`, of age `age`, is gone.
+    fn removed(&mut self, pages: Range<usize>, age: u64);
+}
+
+impl IntervalObserver for () {
+    fn added(&mut self, _pages: Range<usize>, _age: u64) {}
+
+    fn removed(&mut self, _pages: Range<usize>, _age: u64) {}
+}
+
 /// Tree nodes reserved for one operation on [`UnpinnedRanges`], before its lock is taken.
 pub struct RangeReservation {
-    nodes: [Option<RBTreeNodeReservation<usize, usize>>; 2],
+    nodes: [Option<RBTreeNodeReservation<usize, Span>>; 2],
 }
 
 impl RangeReservation {
@@ -38,14 +68,22 @@ impl RangeReservation {
         })
     }
 
+    /// Returns a reservation without nodes, for a purge of a whole unpinned interval, which
+    /// needs none: it moves the interval's node from one tree to the other.
+    pub fn none() -> Self {
+        Self {
+            nodes: [None, None],
+        }
+    }
+
     /// Takes a node. Every operation needs at most the two that `new` reserves, so this only
     /// returns [`None`] if this file has a bug; callers then leave the trees as they were.
-    fn take(&mut self) -> Option<RBTreeNodeReservation<usize, usize>> {
+    fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
         self.nodes.iter_mut().find_map(Option::take)
     }
 
     /// Puts back a node that an operation freed, for reuse by the same operation.
-    fn give(&mut self, node: RBTreeNodeReservation<usize, usize>) {
+    fn give(&mut self, node: RBTreeNodeReservation<usize, Span>) {
         if let Some(slot) = self.nodes.iter_mut().find(|node| node.is_none()) {
             *slot = Some(node);
         }
@@ -56,8 +94,9 @@ impl RangeReservation {
 ///
 /// # Invariants
 ///
-/// Each tree maps the first page of an interval to the page just past it; the intervals of a tree
-/// are non-empty, disjoint and not adjacent.
+/// Each tree maps the first page of an interval to the page just past it (and its age); the
+/// intervals of a tree are non-empty, disjoint and not adjacent. `unpinned_pages` is the number
+/// of pages in `unpinned`.
 ///
 /// # Examples
 ///
@@ -67,20 +106,22 @@ impl RangeReservation {
 /// let mut pages = UnpinnedRanges::new();
 /// let mut res = RangeReservation::new(GFP_KERNEL)?;
 ///
-/// pages.unpin(0..8, &mut res);
+/// assert_eq!(pages.unpin(0..4, 1, &mut res, &mut ()), 0..4);
+/// // Touching intervals merge, into one with the new age.
+/// assert_eq!(pages.unpin(4..8, 2, &mut res, &mut ()), 0..8);
 /// assert!(pages.is_unpinned(3..4));
 /// assert_eq!(pages.purgeable_pages(), 8);
 ///
 /// // Reclaim purges pages 0 to 7; pinning the middle reports it and splits the rest.
-/// assert_eq!(pages.purge(0..8, &mut res), 8);
+/// assert_eq!(pages.purge(0..8, &mut res, &mut ()), 8);
 /// assert_eq!(pages.purgeable_pages(), 0);
-/// assert!(pages.pin(2..4, &mut res));
+/// assert!(pages.pin(2..4, &mut res, &mut ()));
 /// assert!(!pages.is_unpinned(2..4));
 /// assert!(pages.is_unpinned(0..2) && pages.is_unpinned(4..8));
 ///
 /// // Unpinned again without a purge: the pin reports nothing.
-/// pages.unpin(2..4, &mut res);
-/// assert!(!pages.pin(2..4, &mut res));
+/// pages.unpin(2..4, 3, &mut res, &mut ());
+/// assert!(!pages.pin(2..4, &mut res, &mut ()));
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -120,7 +161,7 @@ impl RangeReservation {
 ///     counts[op] += 1;
 ///     match op {
 ///         0 => {
-///             pages.unpin(range.clone(), &mut res);
+///             pages.unpin(range.clone(), 0, &mut res, &mut ());
 ///             for page in &mut model[range] {
 ///                 if *page == Page::Pinned {
 ///                     *page = Page::Unpinned;
@@ -129,7 +170,7 @@ impl RangeReservation {
 ///         }
 ///         1 => {
 ///             let was_purged = model[range.clone()].contains(&Page::Purged);
-///             assert_eq!(pages.pin(range.clone(), &mut res), was_purged);
+///             assert_eq!(pages.pin(range.clone(), &mut res, &mut ()), was_purged);
 ///             model[range].fill(Page::Pinned);
 ///         }
 ///         2 => {
@@ -141,7 +182,7 @@ impl RangeReservation {
 ///             if let Some(interval) = pages.unpinned_interval_at(random(PAGES)) {
 ///                 let freed = model[interval.clone()].iter().filter(|p| **p == Page::Unpinned);
 ///                 let freed = freed.count();
-///                 assert_eq!(pages.purge(interval.clone(), &mut res), freed);
+///                 assert_eq!(pages.purge(interval.clone(), &mut res, &mut ()), freed);
 ///                 model[interval].fill(Page::Purged);
 ///             }
 ///         }
@@ -154,8 +195,8 @@ impl RangeReservation {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct UnpinnedRanges {
-    unpinned: RBTree<usize, usize>,
-    purged: RBTree<usize, usize>,
+    unpinned: RBTree<usize, Span>,
+    purged: RBTree<usize, Span>,
     unpinned_pages: usize,
 }
 
@@ -179,24 +220,35 @@ impl UnpinnedRanges {
     /// Unpins `pages`: reclaim may purge them from now on. Purged pages among them stay purged.
     ///
     /// Returns the interval now holding them, merged with the unpinned pages it overlaps or
-    /// touches, which becomes the newest in the purge order.
-    pub fn unpin(&mut self, pages: Range<usize>, res: &mut RangeReservation) -> Range<usize> {
+    /// touches; it gets age `age`.
+    pub fn unpin(
+        &mut self,
+        pages: Range<usize>,
+        age: u64,
+        res: &mut RangeReservation,
+        observer: &mut impl IntervalObserver,
+    ) -> Range<usize> {
         if pages.is_empty() {
             return pages;
         }
-        let merged = insert_merged(&mut self.unpinned, pages, res);
+        let merged = insert_merged(&mut self.unpinned, pages, age, res, observer);
         self.unpinned_pages += merged.added;
         merged.interval
     }
 
     /// Pins `pages`, and returns whether any of them was purged while unpinned.
-    pub fn pin(&mut self, pages: Range<usize>, res: &mut RangeReservation) -> bool {
+    pub fn pin(
+        &mut self,
+        pages: Range<usize>,
+        res: &mut RangeReservation,
+        observer: &mut impl IntervalObserver,
+    ) -> bool {
         if pages.is_empty() {
             return false;
         }
-        let unpinned = remove_range(&mut self.unpinned, pages.clone(), res);
+        let unpinned = remove_range(&mut self.unpinned, pages.clone(), res, observer);
         self.unpinned_pages -= unpinned;
-        remove_range(&mut self.purged, pages, res) != 0
+        remove_range(&mut self.purged, pages, res, &mut ()) != 0
     }
 
     /// Returns whether any page of `pages` is unpinned (purged or not).
@@ -204,16 +256,39 @@ impl UnpinnedRanges {
         overlaps(&mut self.unpinned, pages.clone()) || overlaps(&mut self.purged, pages)
     }
 
-    /// Marks `pages`, an interval of unpinned pages, as purged, and returns how many of them had
-    /// memory to give back: those not purged already.
-    pub fn purge(&mut self, pages: Range<usize>, res: &mut RangeReservation) -> usize {
+    /// Returns whether any page of `pages` is unpinned and may be purged: whether pinning them
+    /// changes the unpinned intervals.
+    pub fn is_purgeable(&mut self, pages: Range<usize>) -> bool {
+        overlaps(&mut self.unpinned, pages)
+    }
+
+    /// Marks `pages`, an interval of unpinned pages, as purged, and returns how many of them were
+    /// not purged already.
+    ///
+    /// Purging a whole unpinned interval needs no reserved node.
+    pub fn purge(
+        &mut self,
+        pages: Range<usize>,
+        res: &mut RangeReservation,
+        observer: &mut impl IntervalObserver,
+    ) -> usize {
         if pages.is_empty() {
             return 0;
         }
-        let removed = remove_range(&mut self.unpinned, pages.clone(), res);
+        let removed = remove_range(&mut self.unpinned, pages.clone(), res, observer);
         self.unpinned_pages -= removed;
-        let merged = insert_merged(&mut self.purged, pages, res);
+        let merged = insert_merged(&mut self.purged, pages, 0, res, &mut ());
         merged.added
+    }
+
+    /// Removes every unpinned interval and tells `observer`, as the region goes away.
+    pub fn remove_all_unpinned(&mut self, observer: &mut impl IntervalObserver) {
+        for (start, span) in self.unpinned.iter() {
+            observer.removed(*start..span.end, span.age);
+        }
+        // INVARIANT: An empty tree, and no unpinned pages.
+        self.unpinned = RBTree::new();
+        self.unpinned_pages = 0;
     }
 
     /// Returns how many pages reclaim may purge: the unpinned ones not purged since, plus any
@@ -224,26 +299,43 @@ impl UnpinnedRanges {
 
     /// Returns the unpinned interval holding `page`, or the first one after it, if any.
     pub fn unpinned_interval_at(&mut self, page: usize) -> Option<Range<usize>> {
-        if let Some(before) = last_before(&mut self.unpinned, page + 1) {
+        if let Some((before, _)) = last_before(&mut self.unpinned, page + 1) {
             if before.end > page {
                 return Some(before);
             }
         }
         let cursor = self.unpinned.cursor_lower_bound(&page)?;
-        let (start, end) = cursor.current();
-        Some(*start..*end)
+        let (start, span) = cursor.current();
+        Some(*start..span.end)
     }
 }
 
-/// Returns the interval of `tree` with the greatest start below `page`.
-fn last_before(tree: &mut RBTree<usize, usize>, page: usize) -> Option<Range<usize>> {
+/// Returns the interval of `tree` with the greatest start below `page`, and its age.
+fn last_before(tree: &mut RBTree<usize, Span>, page: usize) -> Option<(Range<usize>, u64)> {
     match tree.cursor_lower_bound(&page) {
-        Some(cursor) => cursor.peek_prev().map(|(start, end)| *start..*end),
+        Some(cursor) => cursor
+            .peek_prev()
+            .map(|(start, span)| (*start..span.end, span.age)),
         None => tree.cursor_back().map(|cursor| {
-            let (start, end) = cursor.current();
-            *start..*end
+            let (start, span) = cursor.current();
+            (*start..span.end, span.age)
         }),
     }
+}
+
+/// Fills `node` with the interval `pages` of age `age`.
+fn interval_node(
+    node: RBTreeNodeReservation<usize, Span>,
+    pages: Range<usize>,
+    age: u64,
+) -> RBTreeNode<usize, Span> {
+    node.into_node(
+        pages.start,
+        Span {
+            end: pages.end,
+            age,
+        },
+    )
 }
 
 /// Returns how many pages `a` and `b` have in common.
@@ -251,18 +343,19 @@ fn overlap(a: &Range<usize>, b: &Range<usize>) -> usize {
     a.end.min(b.end).saturating_sub(a.start.max(b.start))
 }
 
-fn overlaps(tree: &mut RBTree<usize, usize>, pages: Range<usize>) -> bool {
-    last_before(tree, pages.end).is_some_and(|interval| interval.end > pages.start)
+fn overlaps(tree: &mut RBTree<usize, Span>, pages: Range<usize>) -> bool {
+    last_before(tree, pages.end).is_some_and(|(interval, _)| interval.end > pages.start)
 }
 
 /// Removes `pages` from `tree` and returns how many pages of the tree it removed.
 fn remove_range(
-    tree: &mut RBTree<usize, usize>,
+    tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,
     res: &mut RangeReservation,
+    observer: &mut impl IntervalObserver,
 ) -> usize {
     let mut removed = 0;
-    while let Some(interval) = last_before(tree, pages.end) {
+    while let Some((interval, age)) = last_before(tree, pages.end) {
         if interval.end <= pages.start {
             break;
         }
@@ -270,27 +363,34 @@ fn remove_range(
             break;
         };
         let node = node.into_reservation();
-        removed += overlap(&interval, &pages);
+        let left = interval.start..pages.start;
+        let right = pages.end..interval.end;
         // INVARIANT: What remains of the interval is re-inserted where it was, so the
         // intervals stay disjoint and apart.
-        match (interval.start < pages.start, interval.end > pages.end) {
-            (true, true) => match res.take() {
-                Some(extra) => {
-                    tree.insert(node.into_node(interval.start, pages.start));
-                    tree.insert(extra.into_node(pages.end, interval.end));
-                }
-                None => {
-                    tree.insert(node.into_node(interval.start, interval.end));
-                    return removed - pages.len();
-                }
-            },
+        match (!left.is_empty(), !right.is_empty()) {
+            (true, true) => {
+                let Some(extra) = res.take() else {
+                    // Only reachable through a bug (see `RangeReservation::take`).
+                    tree.insert(interval_node(node, interval, age));
+                    return removed;
+                };
+                tree.insert(interval_node(node, left.clone(), age));
+                tree.insert(interval_node(extra, right.clone(), age));
+            }
             (true, false) => {
-                tree.insert(node.into_node(interval.start, pages.start));
+                tree.insert(interval_node(node, left.clone(), age));
             }
             (false, true) => {
-                tree.insert(node.into_node(pages.end, interval.end));
+                tree.insert(interval_node(node, right.clone(), age));
             }
             (false, false) => res.give(node),
+        }
+        removed += overlap(&interval, &pages);
+        observer.removed(interval, age);
+        for piece in [left, right] {
+            if !piece.is_empty() {
+                observer.added(piece, age);
+            }
         }
     }
     removed
@@ -301,19 +401,21 @@ struct Merged {
     added: usize,
 }
 
-/// Adds `pages` to `tree`, merging the intervals it overlaps or touches; returns the merged
-/// interval and how many pages were new to the tree.
+/// Adds `pages` to `tree` with age `age`, merging the intervals it overlaps or touches; returns
+/// the merged interval and how many pages were new to the tree.
 fn insert_merged(
-    tree: &mut RBTree<usize, usize>,
+    tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,
+    age: u64,
     res: &mut RangeReservation,
+    observer: &mut impl IntervalObserver,
 ) -> Merged {
     let mut start = pages.start;
     let mut end = pages.end;
     let mut covered = 0;
     let mut node = None;
     // Intervals that overlap or touch `pages` start at or before its end.
-    while let Some(interval) = last_before(tree, end.saturating_add(1)) {
+    while let Some((interval, old_age)) = last_before(tree, end.saturating_add(1)) {
         if interval.end < start {
             break;
         }
@@ -327,6 +429,7 @@ fn insert_merged(
             None => node = Some(removed.into_reservation()),
             Some(_) => res.give(removed.into_reservation()),
         }
+        observer.removed(interval, old_age);
     }
     let Some(node) = node.or_else(|| res.take()) else {
         // Only reachable through a bug (see `RangeReservation::take`): nothing was removed.
@@ -336,7 +439,8 @@ fn insert_merged(
         };
     };
     // INVARIANT: Every interval that overlapped or touched the new one was merged into it.
-    tree.insert(node.into_node(start, end));
+    tree.insert(interval_node(node, start..end, age));
+    observer.added(start..end, age);
     Merged {
         interval: start..end,
         added: pages.len() - covered,

@@ -527,6 +527,112 @@ TEST_F(region, unpinned_data_survives_without_pressure)
 	munmap(map, 2 * page);
 }
 
+/* Whether page 'n' of 'map' reads as zeros. */
+static int page_is_zero(const char *map, long n)
+{
+	for (long i = 0; i < page; i++)
+		if (map[n * page + i])
+			return 0;
+	return 1;
+}
+
+/* Pages 1 and 2 of a written 4-page region unpinned, the others pinned. */
+static char *unpin_middle(int fd)
+{
+	char *map = map_region(fd, 4);
+
+	if (map == MAP_FAILED)
+		return map;
+	memset(map, 'a', 4 * page);
+	if (pin_op(fd, ASHMEM_UNPIN, page, 2 * page)) {
+		munmap(map, 4 * page);
+		return MAP_FAILED;
+	}
+	return map;
+}
+
+/* Checks what unpin_middle() set up after a purge: pinned pages intact. */
+static void expect_middle_purged(struct __test_metadata *_metadata, int fd, char *map)
+{
+	/* Purged pages stay unpinned until pinned, which reports the purge once. */
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(fd, ASHMEM_GET_PIN_STATUS, 2 * page, page));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(fd, ASHMEM_PIN, 2 * page, page));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(fd, ASHMEM_PIN, 0, 0));
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(fd, ASHMEM_PIN, 0, 0));
+	EXPECT_EQ('a', map[0]);
+	EXPECT_EQ('a', map[4 * page - 1]);
+	EXPECT_TRUE(page_is_zero(map, 1));
+	EXPECT_TRUE(page_is_zero(map, 2));
+}
+
+TEST_F(region, purge_all_caches_purges_unpinned_pages)
+{
+	char *map = unpin_middle(self->fd);
+	long before;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	before = ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0);
+	/* The count of purgeable pages before, of every region. */
+	EXPECT_LE(2, before);
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	expect_middle_purged(_metadata, self->fd, map);
+	munmap(map, 4 * page);
+}
+
+TEST_F(region, purge_all_caches_needs_cap_sys_admin)
+{
+	char *map = unpin_middle(self->fd);
+	int status;
+	pid_t pid;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* Leaving uid 0 drops every capability. */
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(2);
+		_exit(ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0) == -EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Nothing was purged. */
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(self->fd, ASHMEM_PIN, 0, 0));
+	EXPECT_EQ('a', map[page]);
+	munmap(map, 4 * page);
+}
+
+/* The shrinker, through reclaim's drop_caches: unpinned pages go, pinned ones stay. */
+TEST_F(region, reclaim_purges_unpinned_pages)
+{
+	char *map = unpin_middle(self->fd);
+	int fd;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	ASSERT_LE(0, fd) TH_LOG("drop_caches: %s", strerror(errno));
+	ASSERT_EQ(1, write(fd, "2", 1));
+	close(fd);
+	expect_middle_purged(_metadata, self->fd, map);
+	munmap(map, 4 * page);
+}
+
+/* A purged page written while still unpinned has memory again, and may be purged again. */
+TEST_F(region, purged_pages_can_be_purged_again)
+{
+	char *map = unpin_middle(self->fd);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	EXPECT_LE(2, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	memset(map + page, 'b', page);
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, page, page));
+	EXPECT_LE(1, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, page, page));
+	EXPECT_TRUE(page_is_zero(map, 1));
+	munmap(map, 4 * page);
+}
+
 TEST_F(region, unknown_command_is_enotty)
 {
 	EXPECT_EQ(-ENOTTY, ash(self->fd, _IO(__ASHMEMIOC, 12), 0));

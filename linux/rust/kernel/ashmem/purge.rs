@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Purging: reclaim takes the memory of unpinned pages, least recently unpinned first, across
+//! every region.
+//!
+//! The order is a red-black tree of every unpinned interval of every backed region, keyed by
+//! age (a counter that each unpin advances) and first page; the regions keep it in step as
+//! their intervals change ([`OrderUpdate`]). A purge takes the oldest interval, marks it purged
+//! in its region and then, with no lock held, punches a hole in the region's backing file.
+//!
+//! # Locking
+//!
+//! Locks nest in this order:
+//!
+//! 1. a region's state mutex;
+//! 2. [`ORDER`], the purge order, the one global lock;
+//! 3. a region's count of purges in flight, a spinlock.
+//!
+//! Pin and unpin hold 1 and take 2 to update the order; taking 2 blocking needs a `&Backed`,
+//! which only exists under 1 ([`lock_order`]). Reclaim may run inside an allocation of a task
+//! that holds any of these, so the shrinker only try-locks 2 and then 1 (a try-lock may go
+//! against the order), takes 3 only for a few instructions, and drops every lock before it
+//! punches a hole: a purge never holds up pinning another region, and never sleeps on a lock
+//! that pin or fault paths hold. A pin waits, under 1, on 3 until the purges in flight in its
+//! region are done, so that no hole is punched under pages it returned as pinned.
+
+use super::{
+    ranges::IntervalObserver,
+    region::{Backed, Shared},
+};
+use crate::{
+    alloc::Flags,
+    c_str,
+    error::{code::*, Result},
+    page::PAGE_SIZE,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    shrinker::{
+        CountObjects, ScanObjects, ShrinkControl, Shrinker, ShrinkerBuilder, ShrinkerRegistration,
+    },
+    str::CStr,
+    sync::{lock::mutex::MutexBackend, lock::Guard, Arc},
+    task::{capable, Capability},
+};
+use core::{
+    ops::Range,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+/// An entry's key: the age of its interval, then its first page.
+type Key = (u64, usize);
+
+/// An unpinned interval in the purge order.
+pub(super) struct Entry {
+    region: Arc<Shared>,
+    end: usize,
+}
+
+/// The unpinned intervals of every region, oldest first.
+///
+/// # Invariants
+///
+/// `entries` holds one entry for each unpinned interval of each backed region, keyed by its age
+/// and first page; [`PURGEABLE`] is the sum of their lengths.
+pub(super) struct Order {
+    entries: RBTree<Key, Entry>,
+    next_age: u64,
+}
+
+crate::global_lock! {
+    /// The purge order.
+    static ORDER: Mutex<Order> = Order {
+        entries: RBTree::new(),
+        next_age: 0,
+    };
+}
+
+/// How many pages reclaim may purge: the length of every interval in [`ORDER`].
+static PURGEABLE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many pins wait for a region's lock or for a purge in flight.
+static PINS_WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// The name Android gives the shrinker.
+pub const SHRINKER_NAME: &CStr = c_str!("android-ashmem");
+
+/// How many intervals of busy regions a purge passes over before it gives up.
+const BUSY_SKIP_LIMIT: usize = 16;
+
+/// Locks the purge order for a region whose state lock the caller holds, as `_region` proves.
+pub(super) fn lock_order(_region: &Backed) -> Guard<'static, Order, MutexBackend> {
+    ORDER.lock()
+}
+
+impl Order {
+    /// Returns the age for an interval being unpinned now: newer than every other.
+    pub(super) fn new_age(&mut self) -> u64 {
+        self.next_age += 1;
+        self.next_age
+    }
+
+    /// Returns the region and pages of the interval that is `skip` places from the oldest.
+    fn oldest(&mut self, skip: usize) -> Option<(Arc<Shared>, Range<usize>)> {
+        let mut cursor = self.entries.cursor_front()?;
+        for _ in 0..skip {
+            cursor = cursor.move_next()?;
+        }
+        let ((_, start), entry) = cursor.current();
+        Some((entry.region.clone(), *start..entry.end))
+    }
+}
+
+/// A node of the purge order, reserved before the locks are taken.
+pub(super) struct OrderReservation {
+    node: Option<RBTreeNodeReservation<Key, Entry>>,
+}
+
+impl OrderReservation {
+    /// Reserves the one new node that any pin or unpin may need.
+    pub(super) fn new(flags: Flags) -> Result<Self> {
+        Ok(Self {
+            node: Some(RBTreeNodeReservation::new(flags)?),
+        })
+    }
+
+    /// Reserves nothing, for changes that only remove intervals.
+    pub(super) fn none() -> Self {
+        Self { node: None }
+    }
+}
+
+/// Keeps the purge order in step with the unpinned intervals of one region, while the caller
+/// holds the region's lock and the order's.
+pub(super) struct OrderUpdate<'a> {
+    order: &'a mut Order,
+    region: &'a Arc<Shared>,
+    /// Nodes for new entries: the reserved one and those of removed entries. An interval
+    /// change removes an entry before it adds up to two.
+    spare: [Option<RBTreeNodeReservation<Key, Entry>>; 2],
+}
+
+impl<'a> OrderUpdate<'a> {
+    pub(super) fn new(
+        order: &'a mut Order,
+        region: &'a Arc<Shared>,
+        res: OrderReservation,
+    ) -> Self {
+        Self {
+            order,
+            region,
+            spare: [res.node, None],
+        }
+    }
+}
+
+impl IntervalObserver for OrderUpdate<'_> {
+    fn added(&mut self, pages: Range<usize>, age: u64) {
+        // Every change reserves or frees the nodes it adds; without one (a bug), the interval
+        // stays out of the order: never purged, which loses no data.
+        let Some(node) = self.spare.iter_mut().find_map(Option::take) else {
+            return;
+        };
+        let entry = Entry {
+            region: self.region.clone(),
+            end: pages.end,
+        };
+        PURGEABLE.fetch_add(pages.len(), Ordering::Relaxed);
+        // INVARIANT: One entry per unpinned interval; `PURGEABLE` counts its pages.
+        self.order
+            .entries
+            .insert(node.into_node((age, pages.start), entry));
+    }
+
+    fn removed(&mut self, pages: Range<usize>, age: u64) {
+        let Some(node) = self.order.entries.remove_node(&(age, pages.start)) else {
+            return;
+        };
+        // INVARIANT: The interval and its entry are gone together.
+        PURGEABLE.fetch_sub(pages.len(), Ordering::Relaxed);
+        if let Some(slot) = self.spare.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(node.into_reservation());
+        }
+    }
+}
+
+/// Marks a pin as waiting, from [`PinWait::new`] until dropped: purges stop early meanwhile.
+pub(super) struct PinWait(());
+
+impl PinWait {
+    pub(super) fn new() -> Self {
+        PINS_WAITING.fetch_add(1, Ordering::Relaxed);
+        Self(())
+    }
+}
+
+impl Drop for PinWait {
+    fn drop(&mut self) {
+        PINS_WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What a purge did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Unpinned pages it purged: they read as zeros, and the next pin over them reports it.
+    pub pages: usize,
+    /// Pages of memory it gave back: the purged pages that were in memory.
+    pub freed: usize,
+}
+
+/// Whether a purge may wait for locks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Never: for reclaim. Passes over busy regions and stops when pins wait.
+    Reclaim,
+    /// For every lock, and purges every interval it can reach.
+    All,
+}
+
+/// Returns how many pages reclaim may purge now: those of every unpinned interval of every
+/// region. Reads no lock; a purge or pin on another CPU may change it at once.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::ashmem::{self, PinRange};
+/// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
+/// # kernel::global_lock! {
+/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// let before = ashmem::purgeable_pages();
+/// let (region, _addr) = mapped(8)?;
+/// let page = PAGE_SIZE as u32;
+/// region.unpin(PinRange { offset: 0, len: 4 * page })?;
+/// assert_eq!(ashmem::purgeable_pages(), before + 4);
+/// region.pin(PinRange { offset: page, len: page })?;
+/// assert_eq!(ashmem::purgeable_pages(), before + 3);
+/// // Closing the region takes its pages out of the count.
+/// drop(region);
+/// assert_eq!(ashmem::purgeable_pages(), before);
+/// # Ok::<(), Error>(())
+/// ```
+pub fn purgeable_pages() -> usize {
+    PURGEABLE.load(Ordering::Relaxed)
+}
+
+/// Purges the oldest unpinned intervals until at least `pages` pages are purged or none is
+/// left, as reclaim does: it waits for no lock, passes over regions that are busy, and stops
+/// early while a pin waits.
+///
+/// # Examples
+///
+/// The least recently unpinned go first, whatever their region:
+///
+/// ```
+/// use kernel::{ashmem::{self, PinRange, PinResult, Purged}, uaccess::UserSlice};
+/// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
+/// # kernel::global_lock! {
+/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// let (a, a_addr) = mapped(4)?;
+/// let (b, _) = mapped(4)?;
+/// let page = PAGE_SIZE as u32;
+/// UserSlice::new(a_addr, 4 * PAGE_SIZE).writer().write_slice(&[7u8; 4 * PAGE_SIZE])?;
+/// a.unpin(PinRange { offset: 0, len: 2 * page })?;
+/// b.unpin(PinRange { offset: 0, len: 0 })?;
+/// a.unpin(PinRange { offset: 3 * page, len: page })?;
+///
+/// // The two pages of `a` first, which were in memory; then the four of `b`, which were not.
+/// assert_eq!(ashmem::purge_oldest(1), Purged { pages: 2, freed: 2 });
+/// assert_eq!(ashmem::purge_oldest(3), Purged { pages: 4, freed: 0 });
+/// assert_eq!(a.pin(PinRange { offset: 0, len: 3 * page })?, PinResult::WasPurged);
+/// let mut data = [0u8; 4];
+/// let reader = |page: usize| UserSlice::new(a_addr + page * PAGE_SIZE, 1).reader();
+/// for (page, byte) in data.iter_mut().enumerate() {
+///     reader(page).read_slice(core::slice::from_mut(byte))?;
+/// }
+/// // Page 3, unpinned last, kept its data so far.
+/// assert_eq!(data, [0, 0, 7, 7]);
+/// assert_eq!(b.pin(PinRange { offset: page, len: page })?, PinResult::WasPurged);
+/// assert_eq!(ashmem::purge_oldest(100), Purged { pages: 1, freed: 1 });
+/// assert_eq!(a.pin(PinRange { offset: 3 * page, len: page })?, PinResult::WasPurged);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// A randomized model test: thousands of pins, unpins, status checks and purges over two
+/// regions, checked against a plain per-page model of the pin state, the purge order, the
+/// data and the memory in use.
+///
+/// ```
+/// use kernel::{ashmem::{self, PinRange, PinResult, Purged}, uaccess::UserSlice};
+/// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
+/// # kernel::global_lock! {
+/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// #[derive(Clone, Copy, Default)]
+/// struct Page {
+///     unpinned: bool,
+///     purged: bool,
+///     /// The age of the page's unpinned interval, while it may be purged.
+///     age: Option<u64>,
+///     /// Whether the page has memory.
+///     resident: bool,
+///     /// The byte last written at its start.
+///     stamp: u8,
+/// }
+///
+/// const SIZES: [usize; 2] = [64, 96];
+/// const OPERATIONS: usize = 12_000;
+/// let mut seed: u64 = 0x5eed_a5b3_2024_0002;
+/// let mut random = move |below: usize| {
+///     seed ^= seed << 13;
+///     seed ^= seed >> 7;
+///     seed ^= seed << 17;
+///     (seed % below as u64) as usize
+/// };
+/// let read = |addr: usize| -> Result<u8> {
+///     let mut byte = [0u8];
+///     UserSlice::new(addr, 1).reader().read_slice(&mut byte)?;
+///     Ok(byte[0])
+/// };
+///
+/// // No other region has unpinned pages while the examples run.
+/// assert_eq!(ashmem::purgeable_pages(), 0);
+/// let regions = [mapped(SIZES[0])?, mapped(SIZES[1])?];
+/// let mut model = [[Page::default(); 96]; 2];
+/// let mut age = 0;
+/// let mut counts = [0usize; 5];
+/// for _ in 0..OPERATIONS {
+///     let r = random(2);
+///     let (region, addr) = &regions[r];
+///     let pages = &mut model[r][..SIZES[r]];
+///     let start = random(pages.len());
+///     let longest = if random(4) == 0 { pages.len() - start } else { 8.min(pages.len() - start) };
+///     let end = start + 1 + random(longest);
+///     let (offset, len) = (start * PAGE_SIZE, (end - start) * PAGE_SIZE);
+///     let range = PinRange { offset: offset as u32, len: len as u32 };
+///     let op = match random(16) {
+///         0..=5 => 0,
+///         6..=10 => 1,
+///         11..=12 => 2,
+///         13..=14 => 3,
+///         _ => 4,
+///     };
+///     counts[op] += 1;
+///     match op {
+///         0 => {
+///             region.unpin(range)?;
+///             // The range merges with the unpinned intervals it touches, and all get a new age.
+///             age += 1;
+///             let mut first = start;
+///             while first > 0 && pages[first - 1].age.is_some() {
+///                 first -= 1;
+///             }
+///             let mut last = end;
+///             while last < pages.len() && pages[last].age.is_some() {
+///                 last += 1;
+///             }
+///             for page in &mut pages[start..end] {
+///                 page.unpinned = true;
+///             }
+///             for page in &mut pages[first..last] {
+///                 page.age = Some(age);
+///             }
+///         }
+///         1 => {
+///             let was_purged = pages[start..end].iter().any(|page| page.purged);
+///             let expected = if was_purged { PinResult::WasPurged } else { PinResult::NotPurged };
+///             assert_eq!(region.pin(range)?, expected);
+///             for (i, page) in pages[start..end].iter_mut().enumerate() {
+///                 let at = addr + (start + i) * PAGE_SIZE;
+///                 // Purged pages read as zeros; the others kept their data.
+///                 assert_eq!(read(at)?, if page.purged { 0 } else { page.stamp });
+///                 let stamp = 1 + random(255) as u8;
+///                 UserSlice::new(at, 1).writer().write_slice(&[stamp])?;
+///                 *page = Page { resident: true, stamp, ..Page::default() };
+///             }
+///         }
+///         2 => {
+///             let unpinned = pages[start..end].iter().any(|page| page.unpinned);
+///             assert_eq!(region.is_unpinned(range)?, unpinned);
+///         }
+///         _ => {
+///             let all = op == 4;
+///             let wanted = if all { usize::MAX } else { 1 + random(40) };
+///             // Every unpinned interval, oldest first.
+///             let mut intervals = KVec::new();
+///             for (r, pages) in model.iter().enumerate() {
+///                 let mut page = 0;
+///                 while page < SIZES[r] {
+///                     let Some(age) = pages[page].age else {
+///                         page += 1;
+///                         continue;
+///                     };
+///                     let first = page;
+///                     while page < SIZES[r] && pages[page].age == Some(age) {
+///                         page += 1;
+///                     }
+///                     intervals.push((age, r, first..page), GFP_KERNEL)?;
+///                 }
+///             }
+///             intervals.sort_unstable_by_key(|(age, _, pages)| (*age, pages.start));
+///             let mut expected = Purged::default();
+///             for (_, r, interval) in intervals.iter() {
+///                 if expected.pages >= wanted {
+///                     break;
+///                 }
+///                 for page in &mut model[*r][interval.clone()] {
+///                     expected.freed += usize::from(page.resident);
+///                     *page = Page { unpinned: true, purged: true, ..Page::default() };
+///                 }
+///                 expected.pages += interval.len();
+///             }
+///             if all {
+///                 assert_eq!(ashmem::purge_all()?, expected.pages);
+///             } else {
+///                 assert_eq!(ashmem::purge_oldest(wanted), expected);
+///             }
+///         }
+///     }
+///     let purgeable = model.iter().flatten().filter(|page| page.age.is_some()).count();
+///     assert_eq!(ashmem::purgeable_pages(), purgeable);
+/// }
+/// assert!(counts.iter().all(|&n| n > OPERATIONS / 32));
+/// drop(regions);
+/// assert_eq!(ashmem::purgeable_pages(), 0);
+/// # Ok::<(), Error>(())
+/// ```
+pub fn purge_oldest(pages: usize) -> Purged {
+    purge(pages, Mode::Reclaim)
+}
+
+/// Purges every unpinned interval of every region (`ASHMEM_PURGE_ALL_CACHES`), waiting for
+/// regions that are busy, and returns how many pages were purgeable before.
+///
+/// Fails with [`EPERM`] unless the caller has `CAP_SYS_ADMIN`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::ashmem::{self, PinRange, PinResult};
+/// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
+/// # kernel::global_lock! {
+/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// let (region, _addr) = mapped(8)?;
+/// let page = PAGE_SIZE as u32;
+/// region.unpin(PinRange { offset: 0, len: 2 * page })?;
+/// region.unpin(PinRange { offset: 6 * page, len: 0 })?;
+/// // Tests run with every capability.
+/// assert_eq!(ashmem::purge_all()?, 4);
+/// assert_eq!(ashmem::purgeable_pages(), 0);
+/// // Purged pages stay unpinned until pinned, and the pin reports the purge.
+/// assert!(region.is_unpinned(PinRange { offset: 7 * page, len: page })?);
+/// assert_eq!(region.pin(PinRange { offset: page, len: page })?, PinResult::WasPurged);
+/// assert_eq!(region.pin(PinRange { offset: 2 * page, len: page })?, PinResult::NotPurged);
+/// # Ok::<(), Error>(())
+/// ```
+pub fn purge_all() -> Result<usize> {
+    if !capable(Capability::SYS_ADMIN) {
+        return Err(EPERM);
+    }
+    let before = purgeable_pages();
+    // Intervals unpinned meanwhile may be purged too, but do not keep this going.
+    purge(before, Mode::All);
+    Ok(before)
+}
+
+fn purge(pages: usize, mode: Mode) -> Purged {
+    let mut done = Purged::default();
+    while done.pages < pages {
+        if mode == Mode::Reclaim && PINS_WAITING.load(Ordering::Relaxed) != 0 {
+            break;
+        }
+        let mut order = match mode {
+            Mode::Reclaim => match ORDER.try_lock() {
+                Some(order) => order,
+                None => break,
+            },
+            Mode::All => ORDER.lock(),
+        };
+        let mut busy = None;
+        let mut started = None;
+        for skip in 0..BUSY_SKIP_LIMIT {
+            let Some((region, interval)) = order.oldest(skip) else {
+                break;
+            };
+            match Shared::try_start_purge(&region, &mut order, interval.clone()) {
+                Some(file) => {
+                    started = Some((region, interval, file));
+                    break;
+                }
+                None if busy.is_none() => busy = Some(region),
+                None => {}
+            }
+        }
+        drop(order);
+        let Some((region, interval, file)) = started else {
+            match (mode, busy) {
+                // Wait for the oldest busy region, then try again.
+                (Mode::All, Some(region)) => region.wait_unlocked(),
+                _ => break,
+            }
+            continue;
+        };
+        // No lock is held here: pins of other regions go on, and pins of this one wait for
+        // `finish_purge()`.
+        let before = file.resident_pages();
+        let punched = file.punch_hole(interval.start * PAGE_SIZE, interval.len() * PAGE_SIZE);
+        let after = file.resident_pages();
+        region.finish_purge();
+        // A failed punch leaves the memory in place; the pages still read as purged data would
+        // (they are reported purged at the next pin), so nothing is lost but memory.
+        if punched.is_ok() {
+            done.freed += before.saturating_sub(after);
+        }
+        done.pages += interval.len();
+    }
+    done
+}
+
+/// The shrinker that purges regions under memory pressure.
+///
+/// It counts [`purgeable_pages`] and purges as [`purge_oldest`] does, unless the allocation
+/// forbids filesystem code. It reports the pages it purged as scanned and those whose memory it
+/// gave back as freed.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{ashmem::{self, PinRange, PinResult}, c_str, uaccess::UserSlice};
+/// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
+/// # kernel::global_lock! {
+/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// let (region, addr) = mapped(4)?;
+/// UserSlice::new(addr, 4 * PAGE_SIZE).writer().write_slice(&[7u8; 4 * PAGE_SIZE])?;
+/// let unpinned = PinRange { offset: 2 * PAGE_SIZE as u32, len: 0 };
+/// region.unpin(unpinned)?;
+/// let shrinker = ashmem::register_shrinker(c_str!("kunit-ashmem"))?;
+///
+/// // Reclaim everything that can be, as `echo 2 > /proc/sys/vm/drop_caches` does.
+/// # // SAFETY: Shrinking every cache has no preconditions.
+/// # unsafe { kernel::bindings::drop_slab() };
+/// assert_eq!(ashmem::purgeable_pages(), 0);
+/// assert_eq!(region.pin(unpinned)?, PinResult::WasPurged);
+/// let mut data = [0xffu8; 4];
+/// let reader = |page: usize| UserSlice::new(addr + page * PAGE_SIZE, 1).reader();
+/// for (page, byte) in data.iter_mut().enumerate() {
+///     reader(page).read_slice(core::slice::from_mut(byte))?;
+/// }
+/// assert_eq!(data, [7, 7, 0, 0]);
+///
+/// // Unregistered, it purges no more.
+/// drop(shrinker);
+/// region.unpin(unpinned)?;
+/// # // SAFETY: As above.
+/// # unsafe { kernel::bindings::drop_slab() };
+/// assert_eq!(ashmem::purgeable_pages(), 2);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct PurgeShrinker;
+
+impl Shrinker for PurgeShrinker {
+    type Ptr = ();
+
+    fn count_objects((): (), _sc: ShrinkControl<'_>) -> CountObjects {
+        match purgeable_pages() {
+            0 => CountObjects::EMPTY,
+            pages => CountObjects::new(pages),
+        }
+    }
+
+    fn scan_objects((): (), mut sc: ShrinkControl<'_>) -> ScanObjects {
+        // Punching a hole enters shmem.
+        if !sc.reclaim_fs_allowed() {
+            return ScanObjects::STOP;
+        }
+        let purged = purge_oldest(sc.nr_to_scan());
+        if purged.pages == 0 {
+            return ScanObjects::STOP;
+        }
+        sc.set_nr_scanned(purged.pages);
+        ScanObjects::from_count(purged.freed)
+    }
+}
+
+/// Registers a [`PurgeShrinker`] named `name`, the name it has under
+/// `/sys/kernel/debug/shrinker/`; Android's is `android-ashmem`. Dropping the registration
+/// unregisters it.
+pub fn register_shrinker(name: &CStr) -> Result<ShrinkerRegistration<PurgeShrinker>> {
+    // With the default cost per page, one `drop_caches` pass purges every unpinned page, and
+    // reclaim takes them in proportion to its pressure.
+    Ok(ShrinkerBuilder::new(name)?.register::<PurgeShrinker>(()))
+}
