@@ -2,14 +2,26 @@
 # SPDX-License-Identifier: GPL-2.0
 # The ashmem module and its open files: an open file keeps the module
 # loaded (the file operations name it as owner); once closed, it unloads,
-# and loads again. TAP on stdout.
+# and loads again. Then CYCLES rounds of unload, load and use, after which
+# shmem memory is back where it started (kmemleak checks the rest at the
+# end of the run). TAP on stdout.
 
 ko=/lib/modules/rust_ashmem.ko
+cycles=${CYCLES:-100}
+use="/tests/64/ashmem_test -t purge_all_caches_purges_unpinned_pages
+	-t reclaim_purges_unpinned_pages -t shared_across_fork -t pin_cases"
 echo "TAP version 13"
-echo "1..5"
+echo "1..8"
 
 check() {
 	if [ "$1" = 0 ]; then echo "ok $2 $3"; else echo "not ok $2 $3"; fi
+}
+
+# shmem_kb: the Shmem: line of /proc/meminfo, after dropping every cache.
+shmem_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo
 }
 
 [ -c /dev/ashmem ]
@@ -28,3 +40,25 @@ check $? 4 "the device node is gone"
 
 insmod $ko && [ -c /dev/ashmem ]
 check $? 5 "the module loads again"
+
+# Warm up once, so that first-use allocations do not count as growth.
+$use >/dev/null 2>&1
+start=$(shmem_kb)
+failed=0
+i=0
+while [ $i -lt "$cycles" ]; do
+	rmmod rust_ashmem && insmod $ko && $use >/dev/null 2>&1 || failed=$((failed + 1))
+	i=$((i + 1))
+done
+check $failed 6 "$cycles cycles of unload, load and use ($failed failed)"
+
+# Each use leaves pages in the regions it closes; a leaked region would
+# keep at least one page per cycle. Less growth than that is not a leak of
+# ours (the first cycles warm caches up).
+end=$(shmem_kb)
+page_kb=$(($(getconf PAGESIZE 2>/dev/null || echo 4096) / 1024))
+[ -n "$start" ] && [ -n "$end" ] && [ $((end - start)) -lt $((cycles * page_kb)) ]
+check $? 7 "Shmem: after drop_caches grew by less than a page per cycle ($start kB before, $end kB after)"
+
+[ "$(ls -d /sys/kernel/debug/shrinker/android-ashmem-* 2>/dev/null | wc -l)" = 1 ]
+check $? 8 "one android-ashmem shrinker is registered after the cycles"

@@ -48,6 +48,13 @@ if [ -f "$out/samples/rust/rust_ashmem.ko" ]; then
 	echo "module_cycle /tests/module_cycle.sh" >>"$root/tests/list"
 fi
 
+# kmemleak's test module, which leaks on purpose: the harness self-check
+# plants its leak to prove that kmemleak reports and the parser sees it.
+if [ -f "$out/samples/kmemleak/kmemleak-test.ko" ]; then
+	mkdir -p "$root/lib/selfcheck"
+	cp "$out/samples/kmemleak/kmemleak-test.ko" "$root/lib/selfcheck/"
+fi
+
 if [ -n "${DEMO:-}" ]; then
 	cp "$DEMO" "$root/demo"
 	chmod +x "$root/demo"

@@ -5,7 +5,7 @@ the second serial port, and any kernel report on the console.
 
 Exit status 0 only if every test passed, the required KUnit suites ran, the
 userspace run finished, no kernel report appeared before the harness's own
-self-check, and the self-check's deliberate WARNING was caught.
+self-checks, and both were caught: kmemleak's planted leak and a WARNING.
 Ends with the line 'N passed, N failed'.
 """
 
@@ -30,6 +30,7 @@ REPORTS = [
     r'VM timed out',
 ]
 REPORT = re.compile('|'.join(REPORTS))
+SELF_CHECK_LEAK = 'harness: self-check: planting a leak'
 SELF_CHECK = 'harness: self-check: provoking a WARNING'
 
 
@@ -179,9 +180,12 @@ def main():
     if not done:
         problems.append('the userspace run did not finish (crash, panic or timeout)')
 
+    leak_at = next((i for i, line in enumerate(console) if SELF_CHECK_LEAK in line), None)
     self_check_at = next((i for i, line in enumerate(console) if SELF_CHECK in line), None)
-    before = console if self_check_at is None else console[:self_check_at]
+    first = min(i for i in (leak_at, self_check_at, len(console)) if i is not None)
+    before = console[:first]
     after = [] if self_check_at is None else console[self_check_at + 1:]
+    planted = [] if leak_at is None else console[leak_at + 1:self_check_at]
     reports = [line for line in before if REPORT.search(line)]
     print('Kernel reports: ' + ('none' if not reports else f'{len(reports)} lines'))
     for line in reports[:40]:
@@ -189,6 +193,12 @@ def main():
     if reports:
         problems.append(f'{len(reports)} kernel report lines (see above)')
     if not args.no_self_check:
+        if leak_at is None:
+            problems.append('the harness leak self-check did not run')
+        elif not any('unreferenced object' in line for line in planted):
+            problems.append('the planted leak was not reported: kmemleak or its check is broken')
+        else:
+            print('Harness self-check: the planted leak was reported by kmemleak')
         if self_check_at is None:
             problems.append('the harness self-check did not run')
         elif not any('WARNING:' in line for line in after):

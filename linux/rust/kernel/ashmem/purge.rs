@@ -683,7 +683,12 @@ impl Shrinker for PurgeShrinker {
 /// `/sys/kernel/debug/shrinker/`; Android's is `android-ashmem`. Dropping the registration
 /// unregisters it.
 pub fn register_shrinker(name: &CStr) -> Result<ShrinkerRegistration<PurgeShrinker>> {
-    // With the default cost per page, one `drop_caches` pass purges every unpinned page, and
-    // reclaim takes them in proportion to its pressure.
-    Ok(ShrinkerBuilder::new(name)?.register::<PurgeShrinker>(()))
+    let mut builder = ShrinkerBuilder::new(name)?;
+    // A scan purges whole intervals, however few pages it is asked for. Reclaim would otherwise
+    // wait until it wants 128 pages (`SHRINK_BATCH`), which its gentlest passes never do while
+    // less than 1 GiB is unpinned, and may OOM-kill first: its estimates do not count unpinned
+    // memory as reclaimable. With the default cost per page, one `drop_caches` pass purges
+    // every unpinned page.
+    builder.set_batch(1);
+    Ok(builder.register::<PurgeShrinker>(()))
 }

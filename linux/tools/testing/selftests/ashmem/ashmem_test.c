@@ -8,11 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ashmem.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -303,6 +306,147 @@ TEST_F(region, shared_across_fork)
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	EXPECT_STREQ("from the child", map);
 	munmap(map, page);
+}
+
+/* An fd passed over a unix socket, as binder passes it between apps. */
+TEST_F(region, shared_across_scm_rights)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], name[ASHMEM_NAME_LEN], byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+	char *map, *other;
+	int sv[2], fd;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"passed"));
+	map = map_region(self->fd, 1);
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &self->fd, sizeof(int));
+	ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+	memset(cbuf, 0, sizeof(cbuf));
+	ASSERT_EQ(1, recvmsg(sv[1], &msg, 0));
+	cmsg = CMSG_FIRSTHDR(&msg);
+	ASSERT_TRUE(cmsg && cmsg->cmsg_type == SCM_RIGHTS);
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	close(sv[0]);
+	close(sv[1]);
+
+	ASSERT_EQ(0, ash(fd, ASHMEM_GET_NAME, (unsigned long)name));
+	EXPECT_STREQ("passed", name);
+	other = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(other != MAP_FAILED);
+	memcpy(other, "through the socket", sizeof("through the socket"));
+	EXPECT_STREQ("through the socket", map);
+	munmap(other, page);
+	close(fd);
+	munmap(map, page);
+}
+
+/* One open file, one region: dup'd and inherited fds share its pin state. */
+TEST_F(region, pin_state_shared_by_dup_and_fork)
+{
+	void *map = map_region(self->fd, 2);
+	int copy = dup(self->fd), status;
+	pid_t child;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_LE(0, copy);
+	ASSERT_EQ(0, pin_op(copy, ASHMEM_UNPIN, 0, 0));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_op(self->fd, ASHMEM_GET_PIN_STATUS, 0, 0));
+	close(copy);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0)
+		_exit(pin_op(self->fd, ASHMEM_PIN, 0, 0) == ASHMEM_NOT_PURGED ? 0 : 1);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_op(self->fd, ASHMEM_GET_PIN_STATUS, 0, 0));
+	munmap(map, 2 * page);
+}
+
+/* Each open is a region of its own. */
+TEST_F(region, opens_are_independent)
+{
+	char name[ASHMEM_NAME_LEN];
+	int other = open(DEV, O_RDWR);
+
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"one"));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 3 * page));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
+	ASSERT_EQ(0, ash(other, ASHMEM_GET_NAME, (unsigned long)name));
+	EXPECT_STREQ(ASHMEM_NAME_DEF, name);
+	EXPECT_EQ(0, ash(other, ASHMEM_GET_SIZE, 0));
+	EXPECT_EQ(PROT_READ | PROT_WRITE | PROT_EXEC, ash(other, ASHMEM_GET_PROT_MASK, 0));
+	close(other);
+}
+
+/* Mappings hold the backing memory: they outlive the region's last fd. */
+TEST_F(region, mapping_outlives_the_fd)
+{
+	int fd = open(DEV, O_RDWR);
+	char *map;
+
+	ASSERT_LE(0, fd);
+	map = map_region(fd, 2);
+	ASSERT_TRUE(map != MAP_FAILED);
+	memcpy(map + page, "still here", sizeof("still here"));
+	close(fd);
+	EXPECT_STREQ("still here", map + page);
+	memcpy(map, "and writable", sizeof("and writable"));
+	EXPECT_STREQ("and writable", map);
+	munmap(map, 2 * page);
+}
+
+/* The page offset is not checked; touching past the size is SIGBUS, as on shmem. */
+TEST_F(region, access_beyond_the_size_is_sigbus)
+{
+	int status;
+	pid_t child;
+	char *map;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, page));
+	map = mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd, page);
+	ASSERT_TRUE(map != MAP_FAILED);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0)
+		_exit(map[0] ? 3 : 0);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+	munmap(map, page);
+}
+
+/* Under READ_IMPLIES_EXEC, PROT_READ in the mask brings PROT_EXEC back. */
+TEST_F(region, read_implies_exec_adds_exec)
+{
+	int status;
+	pid_t child;
+
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		if (personality(READ_IMPLIES_EXEC) == -1)
+			_exit(2);
+		if (ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ))
+			_exit(3);
+		_exit(ash(self->fd, ASHMEM_GET_PROT_MASK, 0) == (PROT_READ | PROT_EXEC) ? 0 : 1);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(PROT_READ | PROT_EXEC, ash(self->fd, ASHMEM_GET_PROT_MASK, 0));
+	/* The check comes first: asking for WRITE is still refused. */
+	EXPECT_EQ(-EINVAL, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ | PROT_WRITE));
 }
 
 TEST_F(region, read_follows_size_and_backing)
@@ -631,6 +775,150 @@ TEST_F(region, purged_pages_can_be_purged_again)
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, page, page));
 	EXPECT_TRUE(page_is_zero(map, 1));
 	munmap(map, 4 * page);
+}
+
+/* Purged pages are holes in the backing file. */
+TEST_F(region, purged_pages_are_holes)
+{
+	char *map = unpin_middle(self->fd);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_LE(2, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	EXPECT_EQ(page, lseek(self->fd, 0, SEEK_HOLE));
+	EXPECT_EQ(3 * page, lseek(self->fd, page, SEEK_DATA));
+	munmap(map, 4 * page);
+}
+
+/* Unpinning unpinned pages again does not count them twice. */
+TEST_F(region, unpinned_pages_count_once)
+{
+	void *map = map_region(self->fd, 4);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 0, 2 * page));
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 0, 2 * page));
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, page, 2 * page));
+	/* Nothing else in the test system unpins. */
+	EXPECT_EQ(3, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	munmap(map, 4 * page);
+}
+
+/* A closed region's unpinned pages leave the purgeable count. */
+TEST_F(region, closing_forgets_unpinned_pages)
+{
+	int fd = open(DEV, O_RDWR);
+	void *map;
+
+	ASSERT_LE(0, fd);
+	map = map_region(fd, 3);
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, pin_op(fd, ASHMEM_UNPIN, 0, 0));
+	munmap(map, 3 * page);
+	close(fd);
+	EXPECT_EQ(0, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+}
+
+/* WAS_PURGED is exact: unpinned pages next to purged ones were not purged. */
+TEST_F(region, was_purged_is_exact_after_a_merge)
+{
+	char *map = map_region(self->fd, 4);
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	memset(map, 'a', 4 * page);
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 0, 2 * page));
+	ASSERT_LE(2, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, 2 * page, 2 * page));
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(self->fd, ASHMEM_PIN, 2 * page, 2 * page));
+	EXPECT_EQ('a', map[2 * page]);
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, 0, 2 * page));
+	munmap(map, 4 * page);
+}
+
+/* A purge takes unpinned pages only: a pinned region keeps all its data. */
+TEST_F(region, purge_all_caches_spares_pinned_regions)
+{
+	char *pinned = map_region(self->fd, 2), *unpinned;
+	int fd = open(DEV, O_RDWR);
+
+	ASSERT_TRUE(pinned != MAP_FAILED);
+	ASSERT_LE(0, fd);
+	unpinned = unpin_middle(fd);
+	ASSERT_TRUE(unpinned != MAP_FAILED);
+	memset(pinned, 'k', 2 * page);
+	EXPECT_EQ(2, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(self->fd, ASHMEM_PIN, 0, 0));
+	EXPECT_EQ('k', pinned[0]);
+	EXPECT_EQ('k', pinned[2 * page - 1]);
+	expect_middle_purged(_metadata, fd, unpinned);
+	munmap(unpinned, 4 * page);
+	close(fd);
+	munmap(pinned, 2 * page);
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			kb = strtol(line + strlen(key), NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Real memory pressure: a child touches more anonymous memory than is
+ * available, by half the unpinned part of a region. Only the shrinker can
+ * make up the difference (there is no swap), so it must purge, and nothing
+ * may be OOM-killed. Pinned pages keep their data; purged ones read zeros.
+ */
+TEST_F_TIMEOUT(region, reclaim_under_memory_pressure, 180)
+{
+	const long pages = (256L << 20) / page, pinned = 16;
+	long available, intact = 0, zero = 0, i;
+	int status;
+	pid_t child;
+	char *map;
+
+	map = map_region(self->fd, pages);
+	ASSERT_TRUE(map != MAP_FAILED);
+	memset(map, 'p', pages * page);
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, pinned * page, 0));
+	available = meminfo_kb("MemAvailable:");
+	ASSERT_LT(0, available);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		size_t len = (size_t)available * 1024 + (size_t)(pages - pinned) * page / 2;
+		char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (mem == MAP_FAILED)
+			_exit(2);
+		for (size_t off = 0; off < len; off += page)
+			mem[off] = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, status) TH_LOG("the memory hog ended with status %#x", status);
+	for (i = 0; i < pinned; i++)
+		intact += map[i * page] == 'p' && map[(i + 1) * page - 1] == 'p';
+	EXPECT_EQ(pinned, intact);
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, pinned * page, 0));
+	/* Each unpinned page was either purged whole or kept whole. */
+	for (i = pinned; i < pages; i++) {
+		if (page_is_zero(map, i))
+			zero++;
+		else
+			intact += map[i * page] == 'p' && map[(i + 1) * page - 1] == 'p';
+	}
+	EXPECT_EQ(pages, intact + zero);
+	EXPECT_LE((pages - pinned) / 4, zero) TH_LOG("only %ld pages were purged", zero);
+	munmap(map, pages * page);
 }
 
 TEST_F(region, unknown_command_is_enotty)
