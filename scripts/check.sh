@@ -31,6 +31,7 @@ step kernel "$S/build-kernel.sh" debug
 if [ $gates = 1 ]; then
 	step rustfmt "$S/gates.sh" rustfmt
 	step rustdoc "$S/gates.sh" rustdoc debug
+	step htmldocs "$S/gates.sh" htmldocs debug
 fi
 step initramfs "$S/build-initramfs.sh" debug
 

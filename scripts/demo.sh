@@ -19,6 +19,8 @@ run=$BUILD/debug/demo-run
 echo "----- the demo, as it ran in the VM -----"
 grep -v '^# harness: done' "$run/tap.log" | tr -d '\r'
 echo "-----------------------------------------"
+grep -q '^Done: ' "$run/tap.log" && ! grep -q 'wrong!' "$run/tap.log" ||
+	die "the demo did not end, or saw behaviour Android userspace would not expect"
 python3 "$S/parse-results.py" "$run/console.log" "$run/tap.log" --no-self-check >"$run/verdict.txt" || {
 	cat "$run/verdict.txt"
 	die "the demo boot was not clean (console: $run/console.log)"

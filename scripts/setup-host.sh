@@ -10,7 +10,7 @@ PACKAGES=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	clang-22 lld-22 llvm-22 libclang-22-dev
 	make flex bison bc libelf-dev libssl-dev cpio xz-utils perl python3
-	python3-ply python3-git
+	python3-ply python3-git python3-sphinx graphviz
 	qemu-system-x86 busybox-static gcc gcc-multilib libc6-dev-i386 kmod
 )
 

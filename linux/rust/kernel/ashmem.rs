@@ -6,6 +6,9 @@
 //! This module holds the rules of Android's `/dev/ashmem` so that any driver
 //! can offer them, starting with the userspace interface.
 //!
+//! The design, the lock order and the userspace interface are described in
+//! [`Documentation/rust/ashmem.rst`](srctree/Documentation/rust/ashmem.rst).
+//!
 //! C header: [`include/uapi/linux/ashmem.h`](srctree/include/uapi/linux/ashmem.h)
 
 use crate::str::CStr;

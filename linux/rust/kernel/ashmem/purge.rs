@@ -81,6 +81,15 @@ static PURGEABLE: AtomicUsize = AtomicUsize::new(0);
 static PINS_WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// The name Android gives the shrinker.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::ashmem::SHRINKER_NAME;
+///
+/// assert_eq!(SHRINKER_NAME.as_bytes(), b"android-ashmem");
+/// # Ok::<(), Error>(())
+/// ```
 pub const SHRINKER_NAME: &CStr = c_str!("android-ashmem");
 
 /// How many intervals of busy regions a purge passes over before it gives up.

@@ -38,6 +38,38 @@ struct Span {
 /// Every interval it is told was added is later reported removed, by the operation that merges,
 /// splits, pins or purges it, or by [`UnpinnedRanges::remove_all_unpinned`]. The unit type
 /// ignores them.
+///
+/// # Examples
+///
+/// ```
+/// use core::ops::Range;
+/// use kernel::ashmem::ranges::{IntervalObserver, RangeReservation, UnpinnedRanges};
+///
+/// /// Keeps the total that the purge order keeps: the unpinned pages of a region.
+/// struct Total(usize);
+///
+/// impl IntervalObserver for Total {
+///     fn added(&mut self, pages: Range<usize>, _age: u64) {
+///         self.0 += pages.len();
+///     }
+///
+///     fn removed(&mut self, pages: Range<usize>, _age: u64) {
+///         self.0 -= pages.len();
+///     }
+/// }
+///
+/// let mut pages = UnpinnedRanges::new();
+/// let mut total = Total(0);
+/// pages.unpin(0..8, 1, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
+/// // The split removes 0..8 and adds 0..2 and 4..8, of the same age.
+/// pages.pin(2..4, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
+/// assert_eq!(total.0, 6);
+/// pages.purge(4..8, &mut RangeReservation::none(), &mut total);
+/// assert_eq!(total.0, pages.purgeable_pages());
+/// pages.remove_all_unpinned(&mut total);
+/// assert_eq!(total.0, 0);
+/// # Ok::<(), Error>(())
+/// ```
 pub trait IntervalObserver {
     /// `pages` became an unpinned interval of age `age`.
     fn added(&mut self, pages: Range<usize>, age: u64);
