@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: help demo check test setup tree patches bisect clean
+.PHONY: help demo check test bench setup tree patches bisect clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -12,11 +12,14 @@ help: ## list the targets
 demo: ## build the patched kernel, boot it, show ashmem at work
 	@$(S)/demo.sh
 
-check: ## the whole test suite: gates, debug kernel, KUnit + selftests in one boot
+check: ## the whole test suite: gates, debug kernel (KUnit + selftests), release kernel (selftests)
 	@$(S)/check.sh
 
 test: ## build and boot build/src as it is, without the series gates
 	@$(S)/check.sh --no-gates
+
+bench: ## benchmarks on the release kernel, against memfd and the null ioctl
+	@$(S)/bench.sh
 
 setup: ## install the Debian packages and bindgen (idempotent)
 	@$(S)/setup-host.sh

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ashmem benchmarks, run as /demo in the release VM by scripts/bench.sh.
+ * Each figure is the median of repeats, set against a baseline measured in
+ * the same boot. Prints a markdown table.
+ *
+ * With "bench.mode=icount" on the kernel command line (QEMU's -icount: guest
+ * time follows instructions executed) it runs B1-B4, B6 and B7; with
+ * "bench.mode=smp" (plain multi-threaded TCG, 2 CPUs) it runs B5.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ashmem.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPEATS 9
+
+static long page;
+
+static void die(const char *what)
+{
+	printf("bench: FAILED: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static long ash(int fd, unsigned long cmd, unsigned long arg)
+{
+	long ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static long pin_op(int fd, unsigned long cmd, long offset, long len)
+{
+	struct ashmem_pin pin = { .offset = offset, .len = len };
+
+	return ash(fd, cmd, (unsigned long)&pin);
+}
+
+static int new_region(const char *name, long size)
+{
+	int fd = open("/dev/ashmem", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open /dev/ashmem");
+	if (ash(fd, ASHMEM_SET_NAME, (unsigned long)name) || ash(fd, ASHMEM_SET_SIZE, size))
+		die("SET_NAME/SET_SIZE");
+	return fd;
+}
+
+static char *map_shared(int fd, long size)
+{
+	char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (map == MAP_FAILED)
+		die("mmap");
+	return map;
+}
+
+static void touch(char *map, long size)
+{
+	for (long off = 0; off < size; off += page)
+		map[off] = 1;
+}
+
+/* One row of the table. */
+static void row(const char *id, const char *what, double ours, const char *unit,
+		double base, const char *base_what, const char *target, int met)
+{
+	printf("| %s | %s | %.0f %s | %s: %.0f %s | %.2fx | %s | %s |\n", id, what, ours, unit,
+	       base_what, base, unit, ours / base, target, met ? "met" : "missed");
+}
+
+/* B1: a region's lifecycle against memfd's. */
+static double lifecycle_ashmem(int iterations)
+{
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < iterations; i++) {
+		int fd = new_region("bench", 16 * page);
+		char *map = map_shared(fd, 16 * page);
+
+		touch(map, 16 * page);
+		munmap(map, 16 * page);
+		close(fd);
+	}
+	return (double)(now_ns() - t) / iterations;
+}
+
+static double lifecycle_memfd(int iterations)
+{
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < iterations; i++) {
+		int fd = memfd_create("bench", MFD_CLOEXEC);
+		char *map;
+
+		if (fd < 0 || ftruncate(fd, 16 * page))
+			die("memfd_create/ftruncate");
+		map = map_shared(fd, 16 * page);
+		touch(map, 16 * page);
+		munmap(map, 16 * page);
+		close(fd);
+	}
+	return (double)(now_ns() - t) / iterations;
+}
+
+static void bench_lifecycle(void)
+{
+	double a[REPEATS], m[REPEATS];
+
+	lifecycle_ashmem(20);
+	lifecycle_memfd(20);
+	for (int r = 0; r < REPEATS; r++) {
+		a[r] = lifecycle_ashmem(200);
+		m[r] = lifecycle_memfd(200);
+	}
+	double ours = median(a, REPEATS), base = median(m, REPEATS);
+
+	row("B1", "region lifecycle (16 pages touched)", ours, "ns", base, "memfd", "<= 1.05x",
+	    ours <= 1.05 * base);
+}
+
+/* B2: first-touch faults over 64 MiB. */
+static double faults(int fd)
+{
+	long size = 64L << 20;
+	char *map = map_shared(fd, size);
+	uint64_t t = now_ns();
+
+	touch(map, size);
+	t = now_ns() - t;
+	munmap(map, size);
+	close(fd);
+	return (double)t / (size / page);
+}
+
+static void bench_faults(void)
+{
+	double a[5], m[5];
+	long size = 64L << 20;
+
+	for (int r = 0; r < 5; r++) {
+		int mfd = memfd_create("bench", MFD_CLOEXEC);
+
+		a[r] = faults(new_region("bench", size));
+		if (mfd < 0 || ftruncate(mfd, size))
+			die("memfd");
+		m[r] = faults(mfd);
+	}
+	double ours = median(a, 5), base = median(m, 5);
+
+	row("B2", "first-touch fault, 64 MiB shared (per page; instructions, not memory latency)",
+	    ours, "ns", base, "memfd", "<= 1.02x", ours <= 1.02 * base);
+}
+
+/* B3: a PIN+UNPIN pair with n unpinned ranges, against a null ioctl. */
+static double pairs(int fd, long at, int count)
+{
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < count; i++) {
+		if (pin_op(fd, ASHMEM_PIN, at, page) < 0 || pin_op(fd, ASHMEM_UNPIN, at, page))
+			die("PIN/UNPIN");
+	}
+	return (double)(now_ns() - t) / count;
+}
+
+static double null_ioctls(int fd, int count)
+{
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < count; i++)
+		if (ash(fd, ASHMEM_GET_SIZE, 0) < 0)
+			die("GET_SIZE");
+	return (double)(now_ns() - t) / count;
+}
+
+static void bench_ranges(void)
+{
+	const int most = 10000, counts[] = { 1, 100, 1000, 10000 };
+	long size = (2L * most + 2) * page;
+	int fd = new_region("bench", size), unpinned = 0;
+	double v[REPEATS], null_cost, one = 0;
+	char what[96], target[48];
+
+	map_shared(fd, size);
+	for (int r = 0; r < REPEATS; r++)
+		v[r] = null_ioctls(fd, 2000);
+	null_cost = median(v, REPEATS);
+	for (unsigned int c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		int n = counts[c];
+
+		while (unpinned < n) {
+			if (pin_op(fd, ASHMEM_UNPIN, 2L * unpinned * page, page))
+				die("UNPIN");
+			unpinned++;
+		}
+		for (int end = 0; end < 2; end++) {
+			long at = end ? 2L * (n - 1) * page : 0;
+			double ours;
+
+			for (int r = 0; r < REPEATS; r++)
+				v[r] = pairs(fd, at, 500);
+			ours = median(v, REPEATS);
+			if (n == 1 && !end)
+				one = ours;
+			snprintf(what, sizeof(what), "PIN+UNPIN pair, %d unpinned ranges, %s offset", n,
+				 end ? "highest" : "lowest");
+			if (n == 1) {
+				row("B3", what, ours, "ns", null_cost, "null ioctl", "<= 5x null ioctl",
+				    ours <= 5 * null_cost);
+			} else {
+				snprintf(target, sizeof(target), "%s", n == most ? "<= 2x the 1-range pair" : "-");
+				printf("| B3 | %s | %.0f ns | null ioctl: %.0f ns | %.2fx | %s | %s; %.2fx the 1-range pair |\n",
+				       what, ours, null_cost, ours / null_cost, target,
+				       n == most ? (ours <= 2 * one ? "met" : "missed") : "-", ours / one);
+			}
+		}
+	}
+	close(fd);
+}
+
+/* B4: PURGE_ALL_CACHES over 128 MiB against punching a hole in a memfd. */
+static void bench_purge(void)
+{
+	long size = 128L << 20;
+	double a[5], m[5];
+
+	for (int r = 0; r < 5; r++) {
+		int fd = new_region("bench", size), mfd = memfd_create("bench", MFD_CLOEXEC);
+		char *map = map_shared(fd, size), *mmap_fd;
+		uint64_t t;
+
+		touch(map, size);
+		if (pin_op(fd, ASHMEM_UNPIN, 0, 0))
+			die("UNPIN");
+		t = now_ns();
+		if (ash(fd, ASHMEM_PURGE_ALL_CACHES, 0) < size / page)
+			die("PURGE_ALL_CACHES");
+		a[r] = now_ns() - t;
+		munmap(map, size);
+		close(fd);
+
+		if (mfd < 0 || ftruncate(mfd, size))
+			die("memfd");
+		mmap_fd = map_shared(mfd, size);
+		touch(mmap_fd, size);
+		t = now_ns();
+		if (fallocate(mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size))
+			die("fallocate");
+		m[r] = now_ns() - t;
+		munmap(mmap_fd, size);
+		close(mfd);
+	}
+	double ours = median(a, 5) / 1000, base = median(m, 5) / 1000;
+
+	row("B4", "purge 128 MiB of populated unpinned memory (instructions, not memory latency)",
+	    ours, "us", base, "memfd punch-hole", "<= 1.02x", ours <= 1.02 * base);
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			kb = strtol(line + strlen(key), NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Touches 'bytes' of anonymous memory in a child; returns its time, or -1 if it died. */
+static double hog(size_t bytes)
+{
+	int status;
+	double ns;
+	uint64_t t = now_ns();
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		char *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (mem == MAP_FAILED)
+			_exit(2);
+		touch(mem, bytes);
+		_exit(0);
+	}
+	if (waitpid(child, &status, 0) != child)
+		die("waitpid");
+	ns = now_ns() - t;
+	return status == 0 ? ns : -1;
+}
+
+/* B6: an allocation that needs the shrinker to give unpinned memory back. */
+static void bench_pressure(void)
+{
+	long size = 512L << 20, available;
+	int fd = new_region("bench", size), purged;
+	char *map = map_shared(fd, size);
+	double with, without;
+	size_t bytes;
+
+	touch(map, size);
+	if (pin_op(fd, ASHMEM_UNPIN, 0, 0))
+		die("UNPIN");
+	available = meminfo_kb("MemAvailable:");
+	/* More than is available by half the unpinned memory: only purging can give it. */
+	bytes = (size_t)available * 1024 + size / 2;
+	with = hog(bytes);
+	purged = pin_op(fd, ASHMEM_PIN, 0, 0) == ASHMEM_WAS_PURGED;
+	munmap(map, size);
+	close(fd);
+	without = hog(bytes);
+	printf("| B6 | allocate %zu MiB with 512 MiB unpinned | %s | nothing unpinned: %s | %.2fx | succeeds, unpinned memory purged, no OOM kill | %s |\n",
+	       bytes >> 20, with < 0 ? "killed" : "ok", without < 0 ? "killed" : "ok",
+	       with > 0 && without > 0 ? with / without : 0,
+	       with > 0 && without > 0 && purged ? "met" : "missed");
+}
+
+/* B7: pair latency while another thread keeps purging a second region. */
+static volatile int stop;
+
+static void *purger(void *arg)
+{
+	long size = 64 * page;
+	int fd = new_region("purged", size);
+	char *map = map_shared(fd, size);
+
+	(void)arg;
+	while (!stop) {
+		touch(map, size);
+		pin_op(fd, ASHMEM_UNPIN, 0, 0);
+		ash(fd, ASHMEM_PURGE_ALL_CACHES, 0);
+		pin_op(fd, ASHMEM_PIN, 0, 0);
+	}
+	munmap(map, size);
+	close(fd);
+	return NULL;
+}
+
+static double p99_pairs(int fd, int count)
+{
+	double *lat = malloc(count * sizeof(*lat)), p99;
+
+	if (!lat)
+		die("malloc");
+	for (int i = 0; i < count; i++) {
+		uint64_t t = now_ns();
+
+		pin_op(fd, ASHMEM_PIN, 0, page);
+		pin_op(fd, ASHMEM_UNPIN, 0, page);
+		lat[i] = now_ns() - t;
+	}
+	qsort(lat, count, sizeof(*lat), cmp_double);
+	p99 = lat[count * 99 / 100];
+	free(lat);
+	return p99;
+}
+
+static void bench_latency(void)
+{
+	int fd = new_region("bench", 16 * page);
+	double quiet, busy;
+	pthread_t thread;
+
+	map_shared(fd, 16 * page);
+	quiet = p99_pairs(fd, 20000);
+	stop = 0;
+	if (pthread_create(&thread, NULL, purger, NULL))
+		die("pthread_create");
+	busy = p99_pairs(fd, 20000);
+	stop = 1;
+	pthread_join(thread, NULL);
+	close(fd);
+	row("B7", "p99 PIN+UNPIN pair while another region is purged in a loop", busy, "ns", quiet,
+	    "no purging", "<= 1.05x", busy <= 1.05 * quiet);
+}
+
+/* B5: pin/unpin throughput of 2 threads against 1. */
+struct worker {
+	int fd;
+	long pairs;
+};
+
+static volatile int go, halt;
+
+static void *pin_worker(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!go)
+		;
+	while (!halt) {
+		pin_op(w->fd, ASHMEM_PIN, 0, page);
+		pin_op(w->fd, ASHMEM_UNPIN, 0, page);
+		w->pairs++;
+	}
+	return NULL;
+}
+
+/* Pairs per second of 'threads' workers for 'ms' ms; 'shared' gives them one region. */
+static double throughput(int threads, int shared, int ms)
+{
+	struct worker w[2] = { 0 };
+	pthread_t t[2];
+	double total = 0;
+
+	for (int i = 0; i < threads; i++) {
+		w[i].fd = shared && i ? w[0].fd : new_region("bench", 16 * page);
+		if (!(shared && i))
+			map_shared(w[i].fd, 16 * page);
+	}
+	go = halt = 0;
+	for (int i = 0; i < threads; i++)
+		if (pthread_create(&t[i], NULL, pin_worker, &w[i]))
+			die("pthread_create");
+	go = 1;
+	usleep(ms * 1000);
+	halt = 1;
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		total += w[i].pairs;
+	}
+	for (int i = 0; i < threads; i++)
+		if (!(shared && i))
+			close(w[i].fd);
+	return total * 1000 / ms;
+}
+
+static void bench_threads(void)
+{
+	double one[5], own[5], shared[5], lo_own = 1e30, hi_own = 0;
+
+	for (int r = 0; r < 5; r++) {
+		one[r] = throughput(1, 0, 500);
+		own[r] = throughput(2, 0, 500);
+		shared[r] = throughput(2, 1, 500);
+		if (own[r] / one[r] < lo_own)
+			lo_own = own[r] / one[r];
+		if (own[r] / one[r] > hi_own)
+			hi_own = own[r] / one[r];
+	}
+	double m1 = median(one, 5), mo = median(own, 5), ms = median(shared, 5);
+
+	printf("| B5 | PIN+UNPIN pairs/s, 2 threads on their own regions | %.0f /s | 1 thread: %.0f /s | %.2fx (runs: %.2f to %.2f) | >= 1.7x | %s |\n",
+	       mo, m1, mo / m1, lo_own, hi_own, mo >= 1.7 * m1 ? "met" : "missed");
+	printf("| B5 | PIN+UNPIN pairs/s, 2 threads on one shared region | %.0f /s | 1 thread: %.0f /s | %.2fx | - | - |\n",
+	       ms, m1, ms / m1);
+}
+
+int main(void)
+{
+	char cmdline[1024] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+	int smp;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	page = sysconf(_SC_PAGESIZE);
+	if (f) {
+		if (!fgets(cmdline, sizeof(cmdline), f))
+			cmdline[0] = 0;
+		fclose(f);
+	}
+	smp = strstr(cmdline, "bench.mode=smp") != NULL;
+	printf("| | benchmark | ashmem | baseline | ratio | target | |\n");
+	printf("|---|---|---|---|---|---|---|\n");
+	if (smp) {
+		bench_threads();
+	} else {
+		bench_lifecycle();
+		bench_faults();
+		bench_ranges();
+		bench_purge();
+		bench_pressure();
+		bench_latency();
+	}
+	printf("bench: done\n");
+	return 0;
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# bench.sh: build the release kernel (no debug options, the sample built in),
+# boot it twice with bench/ashmem_bench.c as its program, and print the
+# table, also written to build/release/bench.md. The first boot runs under
+# QEMU's -icount (guest time follows instructions executed, so figures
+# repeat from boot to boot); the second, plain multi-threaded TCG with 2
+# CPUs, runs B5, the one benchmark about parallelism.
+. "$(dirname "$0")/common.sh"
+
+S=$REPO/scripts
+"$S/setup-host.sh"
+"$S/series.sh" tree
+"$S/build-kernel.sh" release
+out=$BUILD/release
+kmake "$out" -s headers
+gcc -static -O2 -Wall -Wextra -Werror -pthread -isystem "$out/usr/include" \
+	-o "$out/ashmem_bench" "$REPO/bench/ashmem_bench.c"
+DEMO=$out/ashmem_bench "$S/build-initramfs.sh" release
+kernel=$out/arch/x86/boot/bzImage initrd=$out/initramfs-demo.cpio.gz
+VM_QEMU_ARGS="-icount shift=1,sleep=off" "$S/run-vm.sh" "$kernel" "$initrd" \
+	"$out/bench-icount" bench.mode=icount
+"$S/run-vm.sh" "$kernel" "$initrd" "$out/bench-smp" bench.mode=smp
+
+table=$out/bench.md
+{
+	echo "ashmem benchmarks, release kernel $(cat "$REPO/series/base-version") with the series, $(date -u +%F)"
+	echo "B1-B4, B6, B7: QEMU -icount shift=1,sleep=off, 2 vCPUs; B5: multi-threaded TCG, 2 vCPUs."
+	echo "Each figure is a median over repeats; baselines come from the same boot."
+	echo
+	grep -h '^|' "$out/bench-icount/tap.log" | tr -d '\r'
+	grep -h '^| B5' "$out/bench-smp/tap.log" | tr -d '\r'
+} >"$table"
+cat "$table"
+for run in bench-icount bench-smp; do
+	grep -q '^bench: done' "$out/$run/tap.log" ||
+		die "$run did not finish: $(grep -h 'bench:' "$out/$run/tap.log" | tail -1) (console: $out/$run/console.log)"
+	python3 "$S/parse-results.py" "$out/$run/console.log" "$out/$run/tap.log" \
+		--no-self-check >"$out/$run/verdict.txt" || {
+		cat "$out/$run/verdict.txt"
+		die "the $run boot was not clean (console: $out/$run/console.log)"
+	}
+done
+note "table written to $table; kernel logs clean"
