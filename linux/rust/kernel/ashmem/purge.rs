@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     alloc::Flags,
-    c_str,
+    bindings, c_str,
     error::{code::*, Result},
     page::PAGE_SIZE,
     rbtree::{RBTree, RBTreeNodeReservation},
@@ -80,6 +80,16 @@ static PURGEABLE: AtomicUsize = AtomicUsize::new(0);
 /// How many pins wait for a region's lock or for a purge in flight.
 static PINS_WAITING: AtomicUsize = AtomicUsize::new(0);
 
+/// How many pages purges are punching holes over right now.
+static PAGES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a reclaimer that found nothing to purge waits, at most, for the memory of purges in
+/// flight, in milliseconds.
+const IN_FLIGHT_WAIT_MS: u32 = 1000;
+
+/// How many pages a purge punches at a time: 2 MiB with 4 KiB pages.
+const PUNCH_CHUNK_PAGES: usize = 512;
+
 /// The name Android gives the shrinker.
 ///
 /// # Examples
@@ -118,22 +128,61 @@ impl Order {
     }
 }
 
-/// A node of the purge order, reserved before the locks are taken.
+/// Nodes of the purge order, reserved before the locks are taken.
+///
+/// A change of a region's intervals removes entries before it adds up to two, so it needs one
+/// new node besides those it frees; it keeps up to three, so that a reservation kept with the
+/// region lets the next change allocate nothing.
 pub(super) struct OrderReservation {
-    node: Option<RBTreeNodeReservation<Key, Entry>>,
+    nodes: [Option<RBTreeNodeReservation<Key, Entry>>; 3],
 }
 
 impl OrderReservation {
     /// Reserves the one new node that any pin or unpin may need.
     pub(super) fn new(flags: Flags) -> Result<Self> {
-        Ok(Self {
-            node: Some(RBTreeNodeReservation::new(flags)?),
-        })
+        let mut res = Self::none();
+        res.nodes[0] = Some(RBTreeNodeReservation::new(flags)?);
+        Ok(res)
     }
 
     /// Reserves nothing, for changes that only remove intervals.
     pub(super) fn none() -> Self {
-        Self { node: None }
+        Self {
+            nodes: [None, None, None],
+        }
+    }
+
+    /// Returns whether the reservation holds the node that any one change may need.
+    pub(super) fn is_ready(&self) -> bool {
+        self.nodes.iter().any(Option::is_some)
+    }
+
+    fn take(&mut self) -> Option<RBTreeNodeReservation<Key, Entry>> {
+        self.nodes.iter_mut().find_map(Option::take)
+    }
+
+    /// Keeps `node` if there is room, and returns it otherwise.
+    fn keep(
+        &mut self,
+        node: RBTreeNodeReservation<Key, Entry>,
+    ) -> Option<RBTreeNodeReservation<Key, Entry>> {
+        match self.nodes.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => {
+                *slot = Some(node);
+                None
+            }
+            None => Some(node),
+        }
+    }
+
+    /// Moves the nodes of `other` into this reservation, as far as they fit.
+    pub(super) fn absorb(&mut self, other: &mut Self) {
+        while let Some(node) = other.take() {
+            if let Some(node) = self.keep(node) {
+                other.keep(node);
+                return;
+            }
+        }
     }
 }
 
@@ -142,21 +191,20 @@ impl OrderReservation {
 pub(super) struct OrderUpdate<'a> {
     order: &'a mut Order,
     region: &'a Arc<Shared>,
-    /// Nodes for new entries: the reserved one and those of removed entries. An interval
-    /// change removes an entry before it adds up to two.
-    spare: [Option<RBTreeNodeReservation<Key, Entry>>; 2],
+    /// Nodes for new entries: the reserved ones and those of removed entries.
+    spare: &'a mut OrderReservation,
 }
 
 impl<'a> OrderUpdate<'a> {
     pub(super) fn new(
         order: &'a mut Order,
         region: &'a Arc<Shared>,
-        res: OrderReservation,
+        spare: &'a mut OrderReservation,
     ) -> Self {
         Self {
             order,
             region,
-            spare: [res.node, None],
+            spare,
         }
     }
 }
@@ -165,7 +213,7 @@ impl IntervalObserver for OrderUpdate<'_> {
     fn added(&mut self, pages: Range<usize>, age: u64) {
         // Every change reserves or frees the nodes it adds; without one (a bug), the interval
         // stays out of the order: never purged, which loses no data.
-        let Some(node) = self.spare.iter_mut().find_map(Option::take) else {
+        let Some(node) = self.spare.take() else {
             return;
         };
         let entry = Entry {
@@ -185,9 +233,8 @@ impl IntervalObserver for OrderUpdate<'_> {
         };
         // INVARIANT: The interval and its entry are gone together.
         PURGEABLE.fetch_sub(pages.len(), Ordering::Relaxed);
-        if let Some(slot) = self.spare.iter_mut().find(|slot| slot.is_none()) {
-            *slot = Some(node.into_reservation());
-        }
+        // Without room the node is freed, under the locks: `kfree()` does not sleep.
+        drop(self.spare.keep(node.into_reservation()));
     }
 }
 
@@ -273,7 +320,8 @@ pub fn purgeable_pages() -> usize {
 
 /// Purges the oldest unpinned intervals until at least `pages` pages are purged or none is
 /// left, as reclaim does: it waits for no lock, passes over regions that are busy, and stops
-/// early while a pin waits.
+/// early while a pin waits. If it finds nothing to purge while other purges are punching holes,
+/// it waits for them (at most a second), so that their memory is back when it returns.
 ///
 /// # Examples
 ///
@@ -571,6 +619,9 @@ fn purge(pages: usize, mode: Mode) -> Purged {
             };
             match Shared::try_start_purge(&region, &mut order, interval.clone()) {
                 Some(file) => {
+                    // Counted before the order is unlocked, so that no reclaimer sees the
+                    // interval gone and its memory not yet on the way back.
+                    PAGES_IN_FLIGHT.fetch_add(interval.len(), Ordering::Relaxed);
                     started = Some((region, interval, file));
                     break;
                 }
@@ -583,31 +634,57 @@ fn purge(pages: usize, mode: Mode) -> Purged {
             match (mode, busy) {
                 // Wait for the oldest busy region, then try again.
                 (Mode::All, Some(region)) => region.wait_unlocked(),
+                (Mode::Reclaim, _) if done.pages == 0 => wait_for_purges_in_flight(),
                 _ => break,
+            }
+            if mode == Mode::Reclaim {
+                break;
             }
             continue;
         };
         // No lock is held here: pins of other regions go on, and pins of this one wait for
         // `finish_purge()`.
-        let before = file.resident_pages();
-        let punched = file.punch_hole(interval.start * PAGE_SIZE, interval.len() * PAGE_SIZE);
-        let after = file.resident_pages();
-        region.finish_purge();
-        // A failed punch leaves the memory in place; the pages still read as purged data would
-        // (they are reported purged at the next pin), so nothing is lost but memory.
-        if punched.is_ok() {
-            done.freed += before.saturating_sub(after);
+        // In chunks, so that memory comes back while a large interval is purged.
+        let mut chunks = interval.clone().step_by(PUNCH_CHUNK_PAGES);
+        for start in &mut chunks {
+            let end = interval.end.min(start + PUNCH_CHUNK_PAGES);
+            let before = file.resident_pages();
+            let punched = file.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE);
+            let after = file.resident_pages();
+            // A failed punch leaves the memory in place; the pages are still reported purged
+            // at the next pin, so nothing is lost but memory.
+            if punched.is_ok() {
+                done.freed += before.saturating_sub(after);
+            }
+            PAGES_IN_FLIGHT.fetch_sub(end - start, Ordering::Relaxed);
         }
+        region.finish_purge();
         done.pages += interval.len();
     }
     done
 }
 
+/// Waits, up to [`IN_FLIGHT_WAIT_MS`], until no purge is punching holes.
+///
+/// A reclaimer that finds nothing to purge while another purge frees a large interval would
+/// otherwise report no progress, and the allocator could OOM-kill before that memory is back.
+/// The wait is bounded and polls a counter: it sleeps on no lock, so it cannot deadlock with
+/// the purge it waits for.
+fn wait_for_purges_in_flight() {
+    for _ in 0..IN_FLIGHT_WAIT_MS {
+        if PAGES_IN_FLIGHT.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        // SAFETY: Sleeping has no preconditions; reclaim runs in a context that may sleep.
+        unsafe { bindings::msleep(1) };
+    }
+}
+
 /// The shrinker that purges regions under memory pressure.
 ///
-/// It counts [`purgeable_pages`] and purges as [`purge_oldest`] does, unless the allocation
-/// forbids filesystem code. It reports the pages it purged as scanned and those whose memory it
-/// gave back as freed.
+/// It counts [`purgeable_pages`] and the pages being purged, and purges as [`purge_oldest`]
+/// does, unless the allocation forbids filesystem code. It reports the pages it purged as
+/// scanned and those whose memory it gave back as freed.
 ///
 /// # Examples
 ///
@@ -668,7 +745,9 @@ impl Shrinker for PurgeShrinker {
     type Ptr = ();
 
     fn count_objects((): (), _sc: ShrinkControl<'_>) -> CountObjects {
-        match purgeable_pages() {
+        // Pages whose purge is under way count until their memory is back: a scan then waits
+        // for them instead of letting reclaim conclude that nothing can be freed.
+        match purgeable_pages() + PAGES_IN_FLIGHT.load(Ordering::Relaxed) {
             0 => CountObjects::EMPTY,
             pages => CountObjects::new(pages),
         }

@@ -84,27 +84,55 @@ impl IntervalObserver for () {
     fn removed(&mut self, _pages: Range<usize>, _age: u64) {}
 }
 
-/// Tree nodes reserved for one operation on [`UnpinnedRanges`], before its lock is taken.
+/// Tree nodes reserved for operations on [`UnpinnedRanges`], before its lock is taken.
+///
+/// An operation needs at most two new nodes; the nodes it frees go back into the reservation
+/// (up to four), so that a reservation kept with the ranges lets the next operation allocate
+/// nothing: a pin frees what the unpin after it needs.
 pub struct RangeReservation {
-    nodes: [Option<RBTreeNodeReservation<usize, Span>>; 2],
+    nodes: [Option<RBTreeNodeReservation<usize, Span>>; 4],
 }
+
+/// How many new nodes one operation may need.
+const RANGE_NODES_NEEDED: usize = 2;
 
 impl RangeReservation {
     /// Reserves the nodes that any one operation may need.
     pub fn new(flags: Flags) -> Result<Self> {
-        Ok(Self {
-            nodes: [
-                Some(RBTreeNodeReservation::new(flags)?),
-                Some(RBTreeNodeReservation::new(flags)?),
-            ],
-        })
+        let mut res = Self::none();
+        res.refill(flags)?;
+        Ok(res)
     }
 
     /// Returns a reservation without nodes, for a purge of a whole unpinned interval, which
     /// needs none: it moves the interval's node from one tree to the other.
     pub fn none() -> Self {
         Self {
-            nodes: [None, None],
+            nodes: [None, None, None, None],
+        }
+    }
+
+    /// Returns whether the reservation holds the nodes that any one operation may need.
+    pub fn is_ready(&self) -> bool {
+        self.nodes.iter().filter(|node| node.is_some()).count() >= RANGE_NODES_NEEDED
+    }
+
+    /// Allocates nodes until the reservation [is ready](Self::is_ready).
+    pub fn refill(&mut self, flags: Flags) -> Result {
+        while !self.is_ready() {
+            self.give(RBTreeNodeReservation::new(flags)?);
+        }
+        Ok(())
+    }
+
+    /// Moves the nodes of `other` into this reservation, as far as they fit.
+    pub fn absorb(&mut self, other: &mut Self) {
+        while let Some(node) = other.take() {
+            if self.nodes.iter().all(Option::is_some) {
+                other.give(node);
+                return;
+            }
+            self.give(node);
         }
     }
 
@@ -114,7 +142,7 @@ impl RangeReservation {
         self.nodes.iter_mut().find_map(Option::take)
     }
 
-    /// Puts back a node that an operation freed, for reuse by the same operation.
+    /// Keeps a node that an operation freed, if there is room; it is freed otherwise.
     fn give(&mut self, node: RBTreeNodeReservation<usize, Span>) {
         if let Some(slot) = self.nodes.iter_mut().find(|node| node.is_none()) {
             *slot = Some(node);

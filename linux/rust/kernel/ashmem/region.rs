@@ -21,6 +21,7 @@ use super::{
     NAME_DEFAULT, NAME_LEN,
 };
 use crate::{
+    alloc::Flags,
     error::{code::*, Result},
     iov::IovIterDest,
     miscdevice::Whence,
@@ -82,6 +83,33 @@ pub(super) struct Backed {
     size: usize,
     file: ShmemFile,
     pages: UnpinnedRanges,
+    nodes: NodePool,
+}
+
+/// Tree nodes kept with a backed region for its next pin or unpin: the nodes a pin frees are
+/// those the unpin after it needs, so a pin+unpin pair allocates nothing.
+struct NodePool {
+    ranges: RangeReservation,
+    order: OrderReservation,
+}
+
+impl NodePool {
+    fn new(flags: Flags) -> Result<Self> {
+        Ok(Self {
+            ranges: RangeReservation::new(flags)?,
+            order: OrderReservation::new(flags)?,
+        })
+    }
+
+    /// Returns whether the pool holds what any one pin or unpin may need.
+    fn is_ready(&self) -> bool {
+        self.ranges.is_ready() && self.order.is_ready()
+    }
+
+    fn absorb(&mut self, other: &mut Self) {
+        self.ranges.absorb(&mut other.ranges);
+        self.order.absorb(&mut other.order);
+    }
 }
 
 /// A region's state: name and size may only change until the first `mmap` creates the backing
@@ -390,6 +418,10 @@ impl Region {
                 size,
                 file,
                 pages: UnpinnedRanges::new(),
+                nodes: NodePool {
+                    ranges: RangeReservation::none(),
+                    order: OrderReservation::none(),
+                },
             });
         }
         let Backing::Backed(region) = &state.backing else {
@@ -536,18 +568,17 @@ impl Region {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn pin(&self, range: PinRange) -> Result<PinResult> {
-        let mut res = RangeReservation::new(GFP_KERNEL)?;
-        let order_res = OrderReservation::new(GFP_KERNEL)?;
-        let mut state = self.shared.lock_for_pin();
+        let mut state = self.lock_with_nodes(true)?;
         let region = Self::backed(&mut state)?;
-        let pages = Self::pages(region.size, range)?;
+        let range = Self::pages(region.size, range)?;
         // Only pages that may still be purged are in the purge order.
-        let was_purged = if region.pages.is_purgeable(pages.clone()) {
+        let was_purged = if region.pages.is_purgeable(range.clone()) {
             let mut order = purge::lock_order(region);
-            let mut update = OrderUpdate::new(&mut order, &self.shared, order_res);
-            region.pages.pin(pages, &mut res, &mut update)
+            let Backed { pages, nodes, .. } = region;
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            pages.pin(range, &mut nodes.ranges, &mut update)
         } else {
-            region.pages.pin(pages, &mut res, &mut ())
+            region.pages.pin(range, &mut region.nodes.ranges, &mut ())
         };
         // Purges started before the lock was taken may still punch holes.
         self.shared.wait_for_purges();
@@ -560,16 +591,40 @@ impl Region {
 
     /// Unpins `range`: the kernel may purge it under memory pressure. Fails as [`Region::pin`].
     pub fn unpin(&self, range: PinRange) -> Result {
-        let mut res = RangeReservation::new(GFP_KERNEL)?;
-        let order_res = OrderReservation::new(GFP_KERNEL)?;
-        let mut state = self.shared.state.lock();
+        let mut state = self.lock_with_nodes(false)?;
         let region = Self::backed(&mut state)?;
-        let pages = Self::pages(region.size, range)?;
+        let range = Self::pages(region.size, range)?;
         let mut order = purge::lock_order(region);
         let age = order.new_age();
-        let mut update = OrderUpdate::new(&mut order, &self.shared, order_res);
-        region.pages.unpin(pages, age, &mut res, &mut update);
+        let Backed { pages, nodes, .. } = region;
+        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        pages.unpin(range, age, &mut nodes.ranges, &mut update);
         Ok(())
+    }
+
+    /// Locks the state for a pin or an unpin, with the node pool of a backed region ready:
+    /// what it lacks is allocated with the lock dropped, and the lock taken again.
+    fn lock_with_nodes(&self, for_pin: bool) -> Result<Guard<'_, State, MutexBackend>> {
+        let lock = || {
+            if for_pin {
+                self.shared.lock_for_pin()
+            } else {
+                self.shared.state.lock()
+            }
+        };
+        let state = lock();
+        match &state.backing {
+            Backing::Backed(region) if !region.nodes.is_ready() => {}
+            _ => return Ok(state),
+        }
+        drop(state);
+        let mut fresh = NodePool::new(GFP_KERNEL)?;
+        let mut state = lock();
+        if let Backing::Backed(region) = &mut state.backing {
+            // Nobody takes nodes from a pool but under the lock: after this it is ready.
+            region.nodes.absorb(&mut fresh);
+        }
+        Ok(state)
     }
 
     /// Returns whether any page of `range` is unpinned. Fails as [`Region::pin`].
@@ -612,7 +667,8 @@ impl Drop for Region {
         let mut state = self.shared.state.lock();
         if let Backing::Backed(region) = &mut state.backing {
             let mut order = purge::lock_order(region);
-            let mut update = OrderUpdate::new(&mut order, &self.shared, OrderReservation::none());
+            let mut none = OrderReservation::none();
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut none);
             region.pages.remove_all_unpinned(&mut update);
         }
     }
@@ -652,10 +708,14 @@ impl Shared {
         let Backing::Backed(region) = &mut state.backing else {
             return None;
         };
-        let mut update = OrderUpdate::new(order, this, OrderReservation::none());
-        region
-            .pages
-            .purge(pages, &mut RangeReservation::none(), &mut update);
+        let Backed {
+            pages: ranges,
+            nodes,
+            ..
+        } = region;
+        // Purging a whole interval needs no new node, and keeps those it frees.
+        let mut update = OrderUpdate::new(order, this, &mut nodes.order);
+        ranges.purge(pages, &mut nodes.ranges, &mut update);
         *this.purges.lock() += 1;
         Some(region.file.handle())
     }
