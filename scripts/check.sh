@@ -28,6 +28,7 @@ step tree "$S/series.sh" tree
 if [ $gates = 1 ]; then
 	step series "$S/series.sh" verify
 	step checkpatch "$S/gates.sh" checkpatch
+	step maintainers "$S/gates.sh" maintainers
 fi
 step kernel "$S/build-kernel.sh" debug
 if [ $gates = 1 ]; then

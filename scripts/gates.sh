@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# gates.sh checkpatch|rustfmt|rustdoc|htmldocs: the review gates. (clippy runs with
+# gates.sh checkpatch|maintainers|rustfmt|rustdoc|htmldocs: the review gates. (clippy runs with
 # every kernel build: see build-kernel.sh.)
 . "$(dirname "$0")/common.sh"
 
@@ -19,6 +19,26 @@ gate_checkpatch() {
 		fi
 	done
 	[ $bad = 0 ] || die "checkpatch --strict is not clean"
+}
+
+# get_maintainer.pl names RUST [ASHMEM] on every patch. The author's address
+# (From:, Signed-off-by:) holds "ashmem" too, so it is left out of the input:
+# the entry must be found through its F: files or its K: keyword.
+gate_maintainers() {
+	local p how bad=0
+	for p in "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
+		how=$(grep -v -E '^(From|Signed-off-by):' "$p" |
+			(cd "$SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback 2>/dev/null) |
+			grep -c 'maintainer:RUST \[ASHMEM\]' || true)
+		if [ "$how" -ge 1 ]; then
+			echo "  $(basename "$p"): RUST [ASHMEM] named"
+		else
+			echo "  $(basename "$p"): RUST [ASHMEM] NOT named"
+			bad=1
+		fi
+	done
+	[ $bad = 0 ] || die "get_maintainer.pl does not name RUST [ASHMEM] on every patch"
 }
 
 gate_rustfmt() {
@@ -59,8 +79,9 @@ gate_htmldocs() {
 
 case ${1:-} in
 checkpatch) gate_checkpatch ;;
+maintainers) gate_maintainers ;;
 rustfmt) gate_rustfmt ;;
 rustdoc) gate_rustdoc "${2:-}" ;;
 htmldocs) gate_htmldocs "${2:-}" ;;
-*) die "usage: $0 checkpatch|rustfmt|rustdoc|htmldocs [FLAVOUR]" ;;
+*) die "usage: $0 checkpatch|maintainers|rustfmt|rustdoc|htmldocs [FLAVOUR]" ;;
 esac

@@ -4,7 +4,7 @@
 //! kernel may purge them under memory pressure.
 //!
 //! This module holds the rules of Android's `/dev/ashmem` so that any driver
-//! can offer them, starting with the userspace interface.
+//! can offer them.
 //!
 //! The design, the lock order and the userspace interface are described in
 //! [`Documentation/rust/ashmem.rst`](srctree/Documentation/rust/ashmem.rst).

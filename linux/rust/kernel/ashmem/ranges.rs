@@ -316,12 +316,6 @@ impl UnpinnedRanges {
         overlaps(&mut self.unpinned, pages.clone()) || overlaps(&mut self.purged, pages)
     }
 
-    /// Returns whether any page of `pages` is unpinned and may be purged: whether pinning them
-    /// changes the unpinned intervals.
-    pub fn is_purgeable(&mut self, pages: Range<usize>) -> bool {
-        overlaps(&mut self.unpinned, pages)
-    }
-
     /// Marks `pages`, an interval of unpinned pages, as purged, and returns how many of them were
     /// not purged already.
     ///
@@ -407,6 +401,53 @@ fn overlaps(tree: &mut RBTree<usize, Span>, pages: Range<usize>) -> bool {
     last_before(tree, pages.end).is_some_and(|(interval, _)| interval.end > pages.start)
 }
 
+/// An interval taken out of a tree by [`take_last_before`].
+struct Taken {
+    interval: Range<usize>,
+    age: u64,
+    node: RBTreeNodeReservation<usize, Span>,
+    /// The end of the interval before it, if any.
+    prev_end: Option<usize>,
+}
+
+/// Takes the interval of `tree` with the greatest start below `page` out of the tree if `wanted`
+/// accepts it. One descent of the tree finds it, removes it and looks at the one before it.
+fn take_last_before(
+    tree: &mut RBTree<usize, Span>,
+    page: usize,
+    wanted: impl Fn(&Range<usize>) -> bool,
+) -> Option<Taken> {
+    let (interval, age, prev_end, node) = match tree.cursor_lower_bound(&page) {
+        Some(mut cursor) => {
+            let (start, span) = cursor.peek_prev()?;
+            let (interval, age) = (*start..span.end, span.age);
+            if !wanted(&interval) {
+                return None;
+            }
+            let node = cursor.remove_prev()?;
+            let prev_end = cursor.peek_prev().map(|(_, span)| span.end);
+            (interval, age, prev_end, node)
+        }
+        None => {
+            let cursor = tree.cursor_back()?;
+            let (start, span) = cursor.current();
+            let (interval, age) = (*start..span.end, span.age);
+            if !wanted(&interval) {
+                return None;
+            }
+            let prev_end = cursor.peek_prev().map(|(_, span)| span.end);
+            let (_, node) = cursor.remove_current();
+            (interval, age, prev_end, node)
+        }
+    };
+    Some(Taken {
+        interval,
+        age,
+        node: node.into_reservation(),
+        prev_end,
+    })
+}
+
 /// Removes `pages` from `tree` and returns how many pages of the tree it removed.
 fn remove_range(
     tree: &mut RBTree<usize, Span>,
@@ -415,14 +456,19 @@ fn remove_range(
     observer: &mut impl IntervalObserver,
 ) -> usize {
     let mut removed = 0;
-    while let Some((interval, age)) = last_before(tree, pages.end) {
-        if interval.end <= pages.start {
-            break;
-        }
-        let Some(node) = tree.remove_node(&interval.start) else {
+    let mut more = true;
+    // From the last interval that overlaps `pages` back to the first.
+    while more {
+        let Some(taken) = take_last_before(tree, pages.end, |i| i.end > pages.start) else {
             break;
         };
-        let node = node.into_reservation();
+        let Taken {
+            interval,
+            age,
+            node,
+            prev_end,
+        } = taken;
+        more = prev_end.is_some_and(|end| end > pages.start);
         let left = interval.start..pages.start;
         let right = pages.end..interval.end;
         // INVARIANT: What remains of the interval is re-inserted where it was, so the
@@ -474,22 +520,22 @@ fn insert_merged(
     let mut end = pages.end;
     let mut covered = 0;
     let mut node = None;
-    // Intervals that overlap or touch `pages` start at or before its end.
-    while let Some((interval, old_age)) = last_before(tree, end.saturating_add(1)) {
-        if interval.end < start {
-            break;
-        }
-        let Some(removed) = tree.remove_node(&interval.start) else {
+    let mut more = true;
+    // Intervals that overlap or touch `pages` start at or before its end: from the last back.
+    while more {
+        let Some(taken) = take_last_before(tree, end.saturating_add(1), |i| i.end >= start) else {
             break;
         };
+        let interval = taken.interval;
         covered += overlap(&interval, &pages);
         start = start.min(interval.start);
         end = end.max(interval.end);
+        more = taken.prev_end.is_some_and(|prev_end| prev_end >= start);
         match node {
-            None => node = Some(removed.into_reservation()),
-            Some(_) => res.give(removed.into_reservation()),
+            None => node = Some(taken.node),
+            Some(_) => res.give(taken.node),
         }
-        observer.removed(interval, old_age);
+        observer.removed(interval, taken.age);
     }
     let Some(node) = node.or_else(|| res.take()) else {
         // Only reachable through a bug (see `RangeReservation::take`): nothing was removed.

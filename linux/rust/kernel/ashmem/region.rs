@@ -571,15 +571,12 @@ impl Region {
         let mut state = self.lock_with_nodes(true)?;
         let region = Self::backed(&mut state)?;
         let range = Self::pages(region.size, range)?;
-        // Only pages that may still be purged are in the purge order.
-        let was_purged = if region.pages.is_purgeable(range.clone()) {
-            let mut order = purge::lock_order(region);
-            let Backed { pages, nodes, .. } = region;
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
-            pages.pin(range, &mut nodes.ranges, &mut update)
-        } else {
-            region.pages.pin(range, &mut region.nodes.ranges, &mut ())
-        };
+        // Checking first whether any page is in the purge order would cost a second walk of
+        // the region's tree; the order lock is cheap when the purger does not hold it.
+        let mut order = purge::lock_order(region);
+        let Backed { pages, nodes, .. } = region;
+        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
         // Purges started before the lock was taken may still punch holes.
         self.shared.wait_for_purges();
         Ok(if was_purged {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../kselftest.h"
+#include "ashmem_util.h"
 
 #define FDS 6
 #define MAPS 12
@@ -44,10 +45,7 @@ static unsigned long ops, faults, errors_seen, bad;
 
 static uint64_t next(void)
 {
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return state;
+	return xorshift64(&state);
 }
 
 static unsigned long below(unsigned long n)
@@ -274,7 +272,7 @@ static void fuzz_fd(void)
 	switch (below(6)) {
 	case 0:
 		close(fds[slot]);
-		fds[slot] = open("/dev/ashmem", O_RDWR);
+		fds[slot] = open(ASHMEM_DEV, O_RDWR);
 		if (fds[slot] < 0)
 			ksft_exit_fail_msg("open /dev/ashmem: %s\n", strerror(errno));
 		break;
@@ -322,16 +320,8 @@ int main(int argc, char **argv)
 	unsigned long operations = 100000;
 	uint64_t seed = 0;
 	struct sigaction sa = { .sa_handler = on_fault };
-	int opt;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
-		if (opt == 's')
-			seed = strtoull(optarg, NULL, 0);
-		else if (opt == 'n')
-			operations = strtoul(optarg, NULL, 0);
-	}
-	if (!seed)
-		seed = (uint64_t)time(NULL) * 2654435761u + getpid();
+	parse_seed_and_count(argc, argv, &seed, &operations);
 	state = seed;
 	page = sysconf(_SC_PAGESIZE);
 	sigaction(SIGSEGV, &sa, NULL);
@@ -342,7 +332,7 @@ int main(int argc, char **argv)
 	ksft_print_msg("seed %#llx, %lu operations (replay: -s %#llx -n %lu)\n",
 		       (unsigned long long)seed, operations, (unsigned long long)seed, operations);
 	for (int i = 0; i < FDS; i++) {
-		fds[i] = open("/dev/ashmem", O_RDWR);
+		fds[i] = open(ASHMEM_DEV, O_RDWR);
 		if (fds[i] < 0)
 			ksft_exit_fail_msg("open /dev/ashmem: %s\n", strerror(errno));
 	}

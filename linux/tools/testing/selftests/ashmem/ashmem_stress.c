@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../kselftest.h"
+#include "ashmem_util.h"
 
 #define REGIONS 4
 #define WORKERS 4
@@ -52,21 +53,6 @@ struct worker {
 	unsigned char stamp[REGIONS][CHUNK];
 };
 
-static uint64_t next(uint64_t *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 7;
-	*state ^= *state << 17;
-	return *state;
-}
-
-static long pin_op(int fd, unsigned long cmd, long offset, long len)
-{
-	struct ashmem_pin pin = { .offset = offset, .len = len };
-	long ret = ioctl(fd, cmd, &pin);
-
-	return ret < 0 ? -errno : ret;
-}
 
 static void violation(struct worker *w, const char *what, int r, int first, int count)
 {
@@ -89,8 +75,8 @@ static unsigned char *owned(struct worker *w, int r, int i)
 
 static void worker_op(struct worker *w)
 {
-	int r = next(&w->state) % REGIONS, first = next(&w->state) % CHUNK;
-	int count = 1 + next(&w->state) % (CHUNK - first), op = next(&w->state) % 8;
+	int r = xorshift64(&w->state) % REGIONS, first = xorshift64(&w->state) % CHUNK;
+	int count = 1 + xorshift64(&w->state) % (CHUNK - first), op = xorshift64(&w->state) % 8;
 	long offset = (long)region_page(w, first) * page, len = (long)count * page, ret;
 	int any_unpinned = 0, zero = 0, reported;
 
@@ -114,7 +100,7 @@ static void worker_op(struct worker *w)
 				violation(w, "a page holds neither its data nor zeros", r, i, 1);
 			}
 			w->unpinned[r][i] = 0;
-			w->stamp[r][i] = 1 + next(&w->state) % 255;
+			w->stamp[r][i] = 1 + xorshift64(&w->state) % 255;
 			memset(p, w->stamp[r][i], page);
 		}
 		reported = ret == ASHMEM_WAS_PURGED;
@@ -182,7 +168,7 @@ static void *churn_main(void *arg)
 	unsigned long *cycles = arg;
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		int fd = open("/dev/ashmem", O_RDWR);
+		int fd = open(ASHMEM_DEV, O_RDWR);
 		char *map;
 
 		if (fd < 0 || ioctl(fd, ASHMEM_SET_SIZE, 8 * page) < 0)
@@ -197,21 +183,6 @@ static void *churn_main(void *arg)
 		(*cycles)++;
 	}
 	return NULL;
-}
-
-static long meminfo_kb(const char *key)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			kb = strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return kb;
 }
 
 /* A child that keeps most of the available memory in use, in waves. */
@@ -240,18 +211,11 @@ int main(int argc, char **argv)
 	struct worker workers[WORKERS] = { 0 };
 	pthread_t threads[WORKERS], purger, churn;
 	unsigned long purges = 0, cycles = 0, violations = 0, pins = 0, purged = 0;
-	int opt, status;
+	int status;
 	pid_t hog;
 	time_t start;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
-		if (opt == 's')
-			seed = strtoull(optarg, NULL, 0);
-		else if (opt == 'n')
-			operations = strtoul(optarg, NULL, 0);
-	}
-	if (!seed)
-		seed = (uint64_t)time(NULL) * 2654435761u + getpid();
+	parse_seed_and_count(argc, argv, &seed, &operations);
 	page = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
 	ksft_set_plan(2);
@@ -259,7 +223,7 @@ int main(int argc, char **argv)
 	ksft_print_msg("seed %#llx, %lu operations per worker\n",
 		       (unsigned long long)seed, operations);
 	for (int r = 0; r < REGIONS; r++) {
-		fds[r] = open("/dev/ashmem", O_RDWR);
+		fds[r] = open(ASHMEM_DEV, O_RDWR);
 		if (fds[r] < 0 || ioctl(fds[r], ASHMEM_SET_SIZE, PAGES * page) < 0)
 			ksft_exit_fail_msg("region: %s\n", strerror(errno));
 		maps[r] = mmap(NULL, PAGES * page, PROT_READ | PROT_WRITE, MAP_SHARED, fds[r], 0);

@@ -22,25 +22,9 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
-
-#define DEV "/dev/ashmem"
+#include "ashmem_util.h"
 
 static long page;
-
-/* Calls an ioctl and returns its result, or -errno. */
-static long ash(int fd, unsigned long cmd, unsigned long arg)
-{
-	long ret = ioctl(fd, cmd, arg);
-
-	return ret < 0 ? -errno : ret;
-}
-
-static long pin_op(int fd, unsigned long cmd, unsigned int offset, unsigned int len)
-{
-	struct ashmem_pin pin = { .offset = offset, .len = len };
-
-	return ash(fd, cmd, (unsigned long)&pin);
-}
 
 /* A region of 'pages' pages, mapped shared and writable. */
 static void *map_region(int fd, long pages)
@@ -57,8 +41,8 @@ FIXTURE(region) {
 FIXTURE_SETUP(region)
 {
 	page = sysconf(_SC_PAGESIZE);
-	self->fd = open(DEV, O_RDWR);
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", DEV, strerror(errno));
+	self->fd = open(ASHMEM_DEV, O_RDWR);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", ASHMEM_DEV, strerror(errno));
 }
 
 FIXTURE_TEARDOWN(region)
@@ -80,7 +64,7 @@ TEST_F(region, device_node)
 {
 	struct stat dev, fd;
 
-	ASSERT_EQ(0, stat(DEV, &dev));
+	ASSERT_EQ(0, stat(ASHMEM_DEV, &dev));
 	ASSERT_EQ(0, fstat(self->fd, &fd));
 	EXPECT_TRUE(S_ISCHR(fd.st_mode));
 	EXPECT_EQ(dev.st_rdev, fd.st_rdev);
@@ -243,25 +227,6 @@ TEST_F(region, mprotect_cannot_add_a_removed_protection)
 	munmap(map, page);
 }
 
-/* CVE-2020-0009: remapping through the backing file must not bring VM_MAYWRITE back. */
-TEST_F(region, remap_file_pages_cannot_bypass_the_mask)
-{
-	char *map;
-
-	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 2 * page));
-	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
-	map = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, self->fd, 0);
-	ASSERT_TRUE(map != MAP_FAILED);
-	/* The remap goes through the backing file's own mmap, which refuses. */
-	EXPECT_EQ(-1, remap_file_pages(map, page, 0, 1, 0));
-	EXPECT_EQ(EPERM, errno);
-	/* No page became writable: the remapped one is gone, the other one kept its limits. */
-	EXPECT_EQ(-1, mprotect(map, page, PROT_READ | PROT_WRITE));
-	EXPECT_EQ(-1, mprotect(map + page, page, PROT_READ | PROT_WRITE));
-	EXPECT_EQ(EACCES, errno);
-	munmap(map, 2 * page);
-}
-
 TEST_F(region, shared_mappings_share_memory)
 {
 	char *one = map_region(self->fd, 2), *two;
@@ -376,7 +341,7 @@ TEST_F(region, pin_state_shared_by_dup_and_fork)
 TEST_F(region, opens_are_independent)
 {
 	char name[ASHMEM_NAME_LEN];
-	int other = open(DEV, O_RDWR);
+	int other = open(ASHMEM_DEV, O_RDWR);
 
 	ASSERT_LE(0, other);
 	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_NAME, (unsigned long)"one"));
@@ -392,7 +357,7 @@ TEST_F(region, opens_are_independent)
 /* Mappings hold the backing memory: they outlive the region's last fd. */
 TEST_F(region, mapping_outlives_the_fd)
 {
-	int fd = open(DEV, O_RDWR);
+	int fd = open(ASHMEM_DEV, O_RDWR);
 	char *map;
 
 	ASSERT_LE(0, fd);
@@ -806,7 +771,7 @@ TEST_F(region, unpinned_pages_count_once)
 /* A closed region's unpinned pages leave the purgeable count. */
 TEST_F(region, closing_forgets_unpinned_pages)
 {
-	int fd = open(DEV, O_RDWR);
+	int fd = open(ASHMEM_DEV, O_RDWR);
 	void *map;
 
 	ASSERT_LE(0, fd);
@@ -838,7 +803,7 @@ TEST_F(region, was_purged_is_exact_after_a_merge)
 TEST_F(region, purge_all_caches_spares_pinned_regions)
 {
 	char *pinned = map_region(self->fd, 2), *unpinned;
-	int fd = open(DEV, O_RDWR);
+	int fd = open(ASHMEM_DEV, O_RDWR);
 
 	ASSERT_TRUE(pinned != MAP_FAILED);
 	ASSERT_LE(0, fd);
@@ -853,21 +818,6 @@ TEST_F(region, purge_all_caches_spares_pinned_regions)
 	munmap(unpinned, 4 * page);
 	close(fd);
 	munmap(pinned, 2 * page);
-}
-
-static long meminfo_kb(const char *key)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			kb = strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return kb;
 }
 
 /*

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the ashmem selftests: ioctls that return -errno,
+ * /proc/meminfo, the seeded generator and its command line.
+ */
+#ifndef ASHMEM_UTIL_H
+#define ASHMEM_UTIL_H
+
+#include <errno.h>
+#include <linux/ashmem.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ASHMEM_DEV "/dev/ashmem"
+
+/* Calls an ioctl and returns its result, or -errno. */
+static inline long ash(int fd, unsigned long cmd, unsigned long arg)
+{
+	long ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* PIN, UNPIN or GET_PIN_STATUS of a byte range; the result, or -errno. */
+static inline long pin_op(int fd, unsigned long cmd, unsigned int offset, unsigned int len)
+{
+	struct ashmem_pin pin = { .offset = offset, .len = len };
+
+	return ash(fd, cmd, (unsigned long)&pin);
+}
+
+/* The value of a /proc/meminfo line such as "Shmem:", in kB, or -1. */
+static inline long meminfo_kb(const char *key)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			kb = strtol(line + strlen(key), NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* xorshift64: the same seed gives the same sequence. */
+static inline uint64_t xorshift64(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/*
+ * Parses "-s SEED -n COUNT". Without -s the seed comes from the time and
+ * the pid, and is never 0 (xorshift64 would stay at 0).
+ */
+static inline void parse_seed_and_count(int argc, char **argv, uint64_t *seed,
+					unsigned long *count)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+		if (opt == 's')
+			*seed = strtoull(optarg, NULL, 0);
+		else if (opt == 'n')
+			*count = strtoul(optarg, NULL, 0);
+	}
+	if (!*seed)
+		*seed = (uint64_t)time(NULL) * 2654435761u + getpid();
+}
+
+#endif /* ASHMEM_UTIL_H */
