@@ -71,9 +71,11 @@ static int kernel_reports(int kmsg)
 		if (n <= 0)
 			break;
 		rec[n] = '\0';
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 			if (strstr(rec, kinds[i])) {
-				fprintf(stderr, "# kernel: %s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+				char *text = strchr(rec, ';');
+
+				fprintf(stderr, "# kernel: %s", text ? text + 1 : rec);
 				reports++;
 				break;
 			}
@@ -89,7 +91,7 @@ static int kernel_reports(int kmsg)
  */
 TEST_F(region, cve_2020_0009_remap_cannot_bypass_the_prot_mask)
 {
-	char *map;
+	char *map, *second;
 
 	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, 2 * page));
 	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_PROT_MASK, PROT_READ));
@@ -102,7 +104,8 @@ TEST_F(region, cve_2020_0009_remap_cannot_bypass_the_prot_mask)
 	EXPECT_EQ(-1, mprotect(map + page, page, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(EACCES, errno);
 	/* Nor does a second mapping or an mremap() of the first. */
-	EXPECT_TRUE(mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0) == MAP_FAILED);
+	second = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	EXPECT_TRUE(second == MAP_FAILED);
 	EXPECT_EQ(EPERM, errno);
 	map = mremap(map + page, page, 2 * page, MREMAP_MAYMOVE);
 	if (map != MAP_FAILED) {
@@ -202,7 +205,7 @@ static void *lock_ioctls(void *arg)
 	long ret;
 
 	for (int i = 0; i < LOCK_ITERATIONS; i++) {
-		strcpy(t->map, "from-a-mapping");
+		memcpy(t->map, "from-a-mapping", sizeof("from-a-mapping"));
 		ret = ash(t->named, ASHMEM_SET_NAME, (unsigned long)unfaulted(t, 0));
 		if (ret)
 			unexpected(t, "SET_NAME of the unmapped region", ret);
@@ -443,7 +446,7 @@ static void *pin_worker(void *arg)
 	for (int round = 0; round < PIN_ROUNDS; round++) {
 		unsigned char stamp = 1 + (round + w->id) % 250;
 		long ret;
-		int zero = 0;
+		int zero = 0, reported;
 
 		for (int n = 0; n < PIN_PAGES; n++)
 			memset(w->map + (first + n) * page, stamp, page);
@@ -465,7 +468,8 @@ static void *pin_worker(void *arg)
 			else if (p[0] != stamp || p[page - 1] != stamp)
 				pin_violation(w, "neither the data nor zeros", round, n);
 		}
-		if (zero != (ret == ASHMEM_WAS_PURGED))
+		reported = ret == ASHMEM_WAS_PURGED;
+		if (zero != reported)
 			pin_violation(w, zero ? "zeros without WAS_PURGED" :
 						"WAS_PURGED without a purged page", round, 0);
 		w->purged += zero;

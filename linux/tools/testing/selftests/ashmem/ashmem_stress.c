@@ -53,7 +53,6 @@ struct worker {
 	unsigned char stamp[REGIONS][CHUNK];
 };
 
-
 static void violation(struct worker *w, const char *what, int r, int first, int count)
 {
 	w->violations++;
