@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ash(), pin_op(), meminfo_kb(), touch_anonymous(): shared with the kselftests. */
+#include "ashmem_util.h"
+
 #define REPEATS 9
 
 static long page;
@@ -54,23 +57,9 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static long ash(int fd, unsigned long cmd, unsigned long arg)
-{
-	long ret = ioctl(fd, cmd, arg);
-
-	return ret < 0 ? -errno : ret;
-}
-
-static long pin_op(int fd, unsigned long cmd, long offset, long len)
-{
-	struct ashmem_pin pin = { .offset = offset, .len = len };
-
-	return ash(fd, cmd, (unsigned long)&pin);
-}
-
 static int new_region(const char *name, long size)
 {
-	int fd = open("/dev/ashmem", O_RDWR | O_CLOEXEC);
+	int fd = open(ASHMEM_DEV, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
 		die("open /dev/ashmem");
@@ -290,21 +279,6 @@ static void bench_purge(void)
 	    ours, "us", base, "memfd punch-hole", "<= 1.02x", ours <= 1.02 * base);
 }
 
-static long meminfo_kb(const char *key)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			kb = strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /* Touches 'bytes' of anonymous memory in a child; returns its time, or -1 if it died. */
 static double hog(size_t bytes)
 {
@@ -315,15 +289,8 @@ static double hog(size_t bytes)
 
 	if (child < 0)
 		die("fork");
-	if (child == 0) {
-		char *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (mem == MAP_FAILED)
-			_exit(2);
-		touch(mem, bytes);
-		_exit(0);
-	}
+	if (child == 0)
+		_exit(touch_anonymous(bytes, page) == MAP_FAILED ? 2 : 0);
 	if (waitpid(child, &status, 0) != child)
 		die("waitpid");
 	ns = now_ns() - t;

@@ -15,6 +15,7 @@ S=$REPO/scripts
 out=$BUILD/release
 kmake "$out" -s headers
 gcc -static -O2 -Wall -Wextra -Werror -pthread -isystem "$out/usr/include" \
+	-I "$SRC/tools/testing/selftests/ashmem" \
 	-o "$out/ashmem_bench" "$REPO/bench/ashmem_bench.c"
 DEMO=$out/ashmem_bench "$S/build-initramfs.sh" release
 kernel=$out/arch/x86/boot/bzImage initrd=$out/initramfs-demo.cpio.gz
