@@ -17,10 +17,12 @@ check() {
 	if [ "$1" = 0 ]; then echo "ok $2 $3"; else echo "not ok $2 $3"; fi
 }
 
-# shmem_kb: the Shmem: line of /proc/meminfo, after dropping every cache.
+# shmem_kb: the Shmem: line of /proc/meminfo, after dropping every cache and
+# folding the per-CPU parts of the counters in (stat_refresh).
 shmem_kb() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/stat_refresh
 	sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo
 }
 

@@ -192,13 +192,10 @@ static pid_t start_hog(void)
 
 	if (pid == 0) {
 		for (;;) {
-			char *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			char *mem = touch_anonymous(bytes, page);
 
 			if (mem == MAP_FAILED)
 				_exit(2);
-			for (size_t off = 0; off < bytes; off += page)
-				mem[off] = 1;
 			munmap(mem, bytes);
 		}
 	}

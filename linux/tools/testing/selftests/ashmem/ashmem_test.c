@@ -844,14 +844,8 @@ TEST_F_TIMEOUT(region, reclaim_under_memory_pressure, 180)
 	ASSERT_LE(0, child);
 	if (child == 0) {
 		size_t len = (size_t)available * 1024 + (size_t)(pages - pinned) * page / 2;
-		char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		if (mem == MAP_FAILED)
-			_exit(2);
-		for (size_t off = 0; off < len; off += page)
-			mem[off] = 1;
-		_exit(0);
+		_exit(touch_anonymous(len, page) == MAP_FAILED ? 2 : 0);
 	}
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	EXPECT_EQ(0, status) TH_LOG("the memory hog ended with status %#x", status);

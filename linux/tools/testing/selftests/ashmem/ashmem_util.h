@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +49,21 @@ static inline long meminfo_kb(const char *key)
 			kb = strtol(line + strlen(key), NULL, 10);
 	fclose(f);
 	return kb;
+}
+
+/*
+ * Maps 'bytes' of private anonymous memory and writes to each page, so that
+ * all of it is in use; returns the mapping, or MAP_FAILED.
+ */
+static inline char *touch_anonymous(size_t bytes, long page)
+{
+	char *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (mem == MAP_FAILED)
+		return mem;
+	for (size_t off = 0; off < bytes; off += page)
+		mem[off] = 1;
+	return mem;
 }
 
 /* xorshift64: the same seed gives the same sequence. */
