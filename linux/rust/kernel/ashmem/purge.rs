@@ -21,8 +21,8 @@
 //! that holds any of these, so the shrinker only try-locks 2 and then 1 (a try-lock may go
 //! against the order), takes 3 only for a few instructions, and drops every lock before it
 //! punches a hole: a purge never holds up pinning another region, and never sleeps on a lock
-//! that pin or fault paths hold. A pin waits, under 1, on 3 until the purges in flight in its
-//! region are done, so that no hole is punched under pages it returned as pinned.
+//! that pin or fault paths hold. A pin waits, under 1 but not 2, on 3 until the purges in
+//! flight in its region are done, so that no hole is punched under pages it returned as pinned.
 
 use super::{
     ranges::IntervalObserver,

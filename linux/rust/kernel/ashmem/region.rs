@@ -577,7 +577,10 @@ impl Region {
         let Backed { pages, nodes, .. } = region;
         let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
-        // Purges started before the lock was taken may still punch holes.
+        // Purges started before the lock was taken may still punch holes. No new one can start
+        // while the state is locked, so the order is unlocked for the wait: pins of other
+        // regions and other purges go on meanwhile.
+        drop(order);
         self.shared.wait_for_purges();
         Ok(if was_purged {
             PinResult::WasPurged
