@@ -392,21 +392,21 @@ static long p99_beside(int fd, int purging, double *p99)
 {
 	pthread_t thread;
 	int pipefd[2];
-	long start;
+	long before, seen;
 
 	if (pipe(pipefd))
 		die("pipe");
 	stop = 0;
 	if (pthread_create(&thread, NULL, purging ? purger : blocked, &pipefd[0]))
 		die("pthread_create");
-	start = __atomic_load_n(&purges, __ATOMIC_RELAXED);
+	before = __atomic_load_n(&purges, __ATOMIC_RELAXED);
 	*p99 = p99_pairs(fd);
-	start = __atomic_load_n(&purges, __ATOMIC_RELAXED) - start;
+	seen = __atomic_load_n(&purges, __ATOMIC_RELAXED) - before;
 	stop = 1;
 	close(pipefd[1]);
 	pthread_join(thread, NULL);
 	close(pipefd[0]);
-	return start;
+	return seen;
 }
 
 static void bench_latency(const char *mode)

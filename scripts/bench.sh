@@ -3,9 +3,9 @@
 # bench.sh: build the release kernel (no debug options, the sample built in),
 # boot it twice with bench/ashmem_bench.c as its program, and print the
 # table, also written to build/release/bench.md. The first boot runs under
-# QEMU's -icount (guest time follows instructions executed, so figures
-# repeat from boot to boot); the second, plain multi-threaded TCG with 2
-# CPUs, runs B5, the one benchmark about parallelism.
+# QEMU's -icount (guest time follows instructions executed); the second,
+# plain multi-threaded TCG with 2 CPUs, runs what needs both CPUs at once:
+# B5, and B7 again (under -icount its purging thread barely runs).
 . "$(dirname "$0")/common.sh"
 
 S=$REPO/scripts
