@@ -335,28 +335,53 @@ static void bench_pressure(void)
  * completes few purges, or none, while the pairs run. The row says how many
  * purges each busy round saw, and a round without one is not a measurement:
  * B7 is also run under multi-threaded TCG, where both threads run at once.
+ * There, two control rows put the same blocked baseline against a second
+ * thread that does the purger's memory work on a memfd with no ashmem
+ * (touch, then punch a hole), and against one that only spins in userspace:
+ * they show how much of the slowdown any purge, or any busy vCPU, costs on
+ * this host. A third times null ioctls instead of pins beside the purger:
+ * whether the purge slows every ioctl or only the pins that share its locks.
  */
 #define PAIRS 20000
 
-static volatile int stop;
-static long purges;
+enum second_thread { BLOCKED, PURGING, PUNCHING_MEMFD, SPINNING, SECOND_THREADS };
 
+static volatile int stop;
+static long loops;
+
+/* Touches 64 pages and purges them, through ashmem or a memfd, until stopped. */
 static void *purger(void *arg)
 {
+	int memfd = *(enum second_thread *)arg == PUNCHING_MEMFD;
 	long size = 64 * page;
-	int fd = new_region("purged", size);
-	char *map = map_shared(fd, size);
+	int fd = memfd ? memfd_create("purged", MFD_CLOEXEC) : new_region("purged", size);
+	char *map;
 
-	(void)arg;
+	if (fd < 0 || (memfd && ftruncate(fd, size)))
+		die("memfd_create/ftruncate");
+	map = map_shared(fd, size);
 	while (!stop) {
 		touch(map, size);
-		pin_op(fd, ASHMEM_UNPIN, 0, 0);
-		ash(fd, ASHMEM_PURGE_ALL_CACHES, 0);
-		pin_op(fd, ASHMEM_PIN, 0, 0);
-		__atomic_add_fetch(&purges, 1, __ATOMIC_RELAXED);
+		if (memfd) {
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size))
+				die("fallocate");
+		} else {
+			pin_op(fd, ASHMEM_UNPIN, 0, 0);
+			ash(fd, ASHMEM_PURGE_ALL_CACHES, 0);
+			pin_op(fd, ASHMEM_PIN, 0, 0);
+		}
+		__atomic_add_fetch(&loops, 1, __ATOMIC_RELAXED);
 	}
 	munmap(map, size);
 	close(fd);
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!stop)
+		__atomic_add_fetch(&loops, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -368,7 +393,8 @@ static void *blocked(void *arg)
 	return (void *)(long)read(*(int *)arg, &byte, 1);
 }
 
-static double p99_pairs(int fd)
+/* The p99 of PAIRS PIN+UNPIN pairs, or of PAIRS pairs of null ioctls (GET_SIZE). */
+static double p99_pairs(int fd, int null_ioctls)
 {
 	double *lat = malloc(PAIRS * sizeof(*lat)), p99;
 
@@ -377,8 +403,13 @@ static double p99_pairs(int fd)
 	for (int i = 0; i < PAIRS; i++) {
 		uint64_t t = now_ns();
 
-		pin_op(fd, ASHMEM_PIN, 0, page);
-		pin_op(fd, ASHMEM_UNPIN, 0, page);
+		if (null_ioctls) {
+			ash(fd, ASHMEM_GET_SIZE, 0);
+			ash(fd, ASHMEM_GET_SIZE, 0);
+		} else {
+			pin_op(fd, ASHMEM_PIN, 0, page);
+			pin_op(fd, ASHMEM_UNPIN, 0, page);
+		}
 		lat[i] = now_ns() - t;
 	}
 	qsort(lat, PAIRS, sizeof(*lat), cmp_double);
@@ -387,21 +418,23 @@ static double p99_pairs(int fd)
 	return p99;
 }
 
-/* The p99 of PAIRS pairs beside a second thread; returns the purges it saw. */
-static long p99_beside(int fd, int purging, double *p99)
+/* The p99 of PAIRS pairs beside a second thread; returns the loops it ran. */
+static long p99_beside(int fd, enum second_thread kind, int null_ioctls, double *p99)
 {
 	pthread_t thread;
 	int pipefd[2];
 	long before, seen;
+	void *(*body)(void *) = kind == BLOCKED ? blocked : kind == SPINNING ? spinner : purger;
+	void *arg = kind == BLOCKED ? (void *)&pipefd[0] : (void *)&kind;
 
 	if (pipe(pipefd))
 		die("pipe");
 	stop = 0;
-	if (pthread_create(&thread, NULL, purging ? purger : blocked, &pipefd[0]))
+	if (pthread_create(&thread, NULL, body, arg))
 		die("pthread_create");
-	before = __atomic_load_n(&purges, __ATOMIC_RELAXED);
-	*p99 = p99_pairs(fd);
-	seen = __atomic_load_n(&purges, __ATOMIC_RELAXED) - before;
+	before = __atomic_load_n(&loops, __ATOMIC_RELAXED);
+	*p99 = p99_pairs(fd, null_ioctls);
+	seen = __atomic_load_n(&loops, __ATOMIC_RELAXED) - before;
 	stop = 1;
 	close(pipefd[1]);
 	pthread_join(thread, NULL);
@@ -409,28 +442,51 @@ static long p99_beside(int fd, int purging, double *p99)
 	return seen;
 }
 
-static void bench_latency(const char *mode)
+static void bench_latency(int smp)
 {
 	int fd = new_region("bench", 16 * page);
-	double quiet[REPEATS], busy[REPEATS], alone;
+	int kinds = smp ? SECOND_THREADS : PURGING + 1;
+	double p99[SECOND_THREADS][REPEATS], m[SECOND_THREADS], alone;
+	double null_p99[2][REPEATS], null_m[2];
 	long fewest = -1, most = 0;
 
 	map_shared(fd, 16 * page);
-	alone = p99_pairs(fd);
+	alone = p99_pairs(fd, 0);
+	/* Rounds of each kind alternate, so that a slow stretch of the host hits all. */
 	for (int r = 0; r < REPEATS; r++) {
-		long n = p99_beside(fd, 1, &busy[r]);
+		for (int k = 0; k < kinds; k++) {
+			long n = p99_beside(fd, k, 0, &p99[k][r]);
 
-		p99_beside(fd, 0, &quiet[r]);
-		fewest = fewest < 0 || n < fewest ? n : fewest;
-		most = n > most ? n : most;
+			if (k != PURGING)
+				continue;
+			fewest = fewest < 0 || n < fewest ? n : fewest;
+			most = n > most ? n : most;
+		}
+		if (smp) {
+			p99_beside(fd, BLOCKED, 1, &null_p99[0][r]);
+			p99_beside(fd, PURGING, 1, &null_p99[1][r]);
+		}
 	}
 	close(fd);
-	double q = median(quiet, REPEATS), b = median(busy, REPEATS);
+	for (int k = 0; k < kinds; k++)
+		m[k] = median(p99[k], REPEATS);
 
 	printf("| B7 | p99 PIN+UNPIN pair while a second thread purges a second region, %s (%d rounds of %d pairs, %ld to %ld purges each; single-threaded process: %.0f ns) | %.0f ns | second thread blocked: %.0f ns | %.2fx | <= 1.05x | %s |\n",
-	       mode, REPEATS, PAIRS, fewest, most, alone, b, q, b / q,
+	       smp ? "multi-threaded TCG" : "-icount", REPEATS, PAIRS, fewest, most, alone,
+	       m[PURGING], m[BLOCKED], m[PURGING] / m[BLOCKED],
 	       fewest == 0 ? "not measured: a round saw no purge" :
-	       b <= 1.05 * q ? "met" : "missed");
+	       m[PURGING] <= 1.05 * m[BLOCKED] ? "met" : "missed");
+	if (!smp)
+		return;
+	printf("| B7 | control, no ashmem purge: the second thread touches 64 pages of a memfd and punches a hole over them, multi-threaded TCG | %.0f ns | second thread blocked: %.0f ns | %.2fx | - | ashmem purger against it: %.2fx |\n",
+	       m[PUNCHING_MEMFD], m[BLOCKED], m[PUNCHING_MEMFD] / m[BLOCKED],
+	       m[PURGING] / m[PUNCHING_MEMFD]);
+	printf("| B7 | control, no kernel work: the second thread spins in userspace, multi-threaded TCG | %.0f ns | second thread blocked: %.0f ns | %.2fx | - | - |\n",
+	       m[SPINNING], m[BLOCKED], m[SPINNING] / m[BLOCKED]);
+	null_m[0] = median(null_p99[0], REPEATS);
+	null_m[1] = median(null_p99[1], REPEATS);
+	printf("| B7 | control, no pins: p99 of two null ioctls (GET_SIZE) while the second thread purges, multi-threaded TCG | %.0f ns | second thread blocked: %.0f ns | %.2fx | - | - |\n",
+	       null_m[1], null_m[0], null_m[1] / null_m[0]);
 }
 
 /* B5: pin/unpin throughput of 2 threads against 1. */
@@ -523,14 +579,14 @@ int main(void)
 	printf("|---|---|---|---|---|---|---|\n");
 	if (smp) {
 		bench_threads();
-		bench_latency("multi-threaded TCG");
+		bench_latency(1);
 	} else {
 		bench_lifecycle();
 		bench_faults();
 		bench_ranges();
 		bench_purge();
 		bench_pressure();
-		bench_latency("-icount");
+		bench_latency(0);
 	}
 	printf("bench: done\n");
 	return 0;
