@@ -447,7 +447,8 @@ static void bench_latency(int smp)
 	int fd = new_region("bench", 16 * page);
 	int kinds = smp ? SECOND_THREADS : PURGING + 1;
 	double p99[SECOND_THREADS][REPEATS], m[SECOND_THREADS], alone;
-	double null_p99[2][REPEATS], null_m[2];
+	/* Null ioctls beside a blocked and beside a purging thread, under multi-threaded TCG. */
+	double null_p99[PURGING + 1][REPEATS], null_m[PURGING + 1];
 	long fewest = -1, most = 0;
 
 	map_shared(fd, 16 * page);
@@ -462,10 +463,10 @@ static void bench_latency(int smp)
 			fewest = fewest < 0 || n < fewest ? n : fewest;
 			most = n > most ? n : most;
 		}
-		if (smp) {
-			p99_beside(fd, BLOCKED, 1, &null_p99[0][r]);
-			p99_beside(fd, PURGING, 1, &null_p99[1][r]);
-		}
+		if (!smp)
+			continue;
+		for (int k = BLOCKED; k <= PURGING; k++)
+			p99_beside(fd, k, 1, &null_p99[k][r]);
 	}
 	close(fd);
 	for (int k = 0; k < kinds; k++)
@@ -483,10 +484,10 @@ static void bench_latency(int smp)
 	       m[PURGING] / m[PUNCHING_MEMFD]);
 	printf("| B7 | control, no kernel work: the second thread spins in userspace, multi-threaded TCG | %.0f ns | second thread blocked: %.0f ns | %.2fx | - | - |\n",
 	       m[SPINNING], m[BLOCKED], m[SPINNING] / m[BLOCKED]);
-	null_m[0] = median(null_p99[0], REPEATS);
-	null_m[1] = median(null_p99[1], REPEATS);
+	for (int k = BLOCKED; k <= PURGING; k++)
+		null_m[k] = median(null_p99[k], REPEATS);
 	printf("| B7 | control, no pins: p99 of two null ioctls (GET_SIZE) while the second thread purges, multi-threaded TCG | %.0f ns | second thread blocked: %.0f ns | %.2fx | - | - |\n",
-	       null_m[1], null_m[0], null_m[1] / null_m[0]);
+	       null_m[PURGING], null_m[BLOCKED], null_m[PURGING] / null_m[BLOCKED]);
 }
 
 /* B5: pin/unpin throughput of 2 threads against 1. */
