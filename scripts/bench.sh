@@ -5,8 +5,8 @@
 # table, also written to build/release/bench.md. The first boot runs under
 # QEMU's -icount (guest time follows instructions executed); the second,
 # plain multi-threaded TCG with 2 CPUs, runs what needs both CPUs at once:
-# B5, and B7 again with its two threads running at once (under -icount they
-# share CPU 0: QEMU lets a busy vCPU starve the other there).
+# B5, and B7 again with its two threads running at once (under -icount the
+# program keeps to CPU 0: QEMU lets a busy vCPU starve the other there).
 . "$(dirname "$0")/common.sh"
 
 S=$REPO/scripts
@@ -32,7 +32,7 @@ VM_QEMU_ARGS="-icount shift=1,sleep=off" "$S/run-vm.sh" "$kernel" "$initrd" \
 table=$out/bench.md
 {
 	echo "ashmem benchmarks, release kernel $(cat "$REPO/series/base-version") with the series, $(date -u +%F)"
-	echo "B1-B4, B6, B7: QEMU -icount shift=1,sleep=off, 2 vCPUs (B7's threads both on CPU 0); B5 and B7 again: multi-threaded TCG, 2 vCPUs."
+	echo "B1-B4, B6, B7: QEMU -icount shift=1,sleep=off, 2 vCPUs, the program bound to CPU 0; B5 and B7 again: multi-threaded TCG, 2 vCPUs."
 	echo "Each figure is a median over repeats; baselines come from the same boot."
 	echo
 	grep -h '^|' "$out/bench-icount/tap.log" | tr -d '\r'
