@@ -3,26 +3,30 @@
 //! Purging: reclaim takes the memory of unpinned pages, least recently unpinned first, across
 //! every region.
 //!
-//! The order is a red-black tree of every unpinned interval of every backed region, keyed by
-//! age (a counter that each unpin advances) and first page; the regions keep it in step as
-//! their intervals change ([`OrderUpdate`]). A purge takes the oldest interval, marks it purged
-//! in its region and then, with no lock held, punches a hole in the region's backing file.
+//! The order holds every unpinned interval of every backed region, keyed by age (a counter
+//! that each unpin advances) and first page; the regions keep it in step as their intervals
+//! change ([`OrderUpdate`]). It is split into [`ORDER_PARTS`] parts, each a red-black tree
+//! under a lock of its own, and each region keeps its intervals in one part, chosen when it is
+//! created: pins and unpins of regions in different parts share no lock. A purge takes the
+//! oldest interval of all parts, marks it purged in its region and then, with no lock held,
+//! punches a hole in the region's backing file.
 //!
 //! # Locking
 //!
 //! Locks nest in this order:
 //!
 //! 1. a region's state mutex;
-//! 2. [`ORDER`], the purge order, the one global lock;
+//! 2. a part of the purge order, never two at once;
 //! 3. a region's count of purges in flight, a spinlock.
 //!
-//! Pin and unpin hold 1 and take 2 to update the order; taking 2 blocking needs a `&Backed`,
-//! which only exists under 1 ([`lock_order`]). Reclaim may run inside an allocation of a task
-//! that holds any of these, so the shrinker only try-locks 2 and then 1 (a try-lock may go
-//! against the order), takes 3 only for a few instructions, and drops every lock before it
-//! punches a hole: a purge never holds up pinning another region, and never sleeps on a lock
-//! that pin or fault paths hold. A pin waits, under 1 but not 2, on 3 until the purges in
-//! flight in its region are done, so that no hole is punched under pages it returned as pinned.
+//! Pin and unpin hold 1 and take their region's part of 2 to update the order; taking 2
+//! blocking needs a `&Backed`, which only exists under 1 ([`Shared::lock_order`]). Reclaim may
+//! run inside an allocation of a task that holds any of these, so the shrinker only try-locks 2
+//! and then 1 (a try-lock may go against the order), takes 3 only for a few instructions, and
+//! drops every lock before it punches a hole: a purge never holds up pinning another region,
+//! and never sleeps on a lock that pin or fault paths hold. A pin waits, under 1 but not 2, on 3
+//! until the purges in flight in its region are done, so that no hole is punched under pages it
+//! returned as pinned.
 
 use super::{
     ranges::IntervalObserver,
@@ -34,16 +38,18 @@ use crate::{
     error::{code::*, Result},
     page::PAGE_SIZE,
     rbtree::{RBTree, RBTreeNodeReservation},
+    shmem::ShmemHandle,
     shrinker::{
         CountObjects, ScanObjects, ShrinkControl, Shrinker, ShrinkerBuilder, ShrinkerRegistration,
     },
+    static_lock_class,
     str::CStr,
-    sync::{lock::mutex::MutexBackend, lock::Guard, Arc},
+    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock},
     task::{capable, Capability},
 };
 use core::{
     ops::Range,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
 /// An entry's key: the age of its interval, then its first page.
@@ -55,27 +61,64 @@ pub(super) struct Entry {
     end: usize,
 }
 
-/// The unpinned intervals of every region, oldest first.
+/// The unpinned intervals of the regions of one part of the purge order, oldest first.
 ///
 /// # Invariants
 ///
-/// `entries` holds one entry for each unpinned interval of each backed region, keyed by its age
-/// and first page; [`PURGEABLE`] is the sum of their lengths.
+/// `entries` holds one entry for each unpinned interval of each backed region whose part this
+/// is, keyed by its age and first page; the part's [`OrderPart::purgeable`] is the sum of their
+/// lengths.
 pub(super) struct Order {
     entries: RBTree<Key, Entry>,
-    next_age: u64,
 }
 
-crate::global_lock! {
-    /// The purge order.
-    static ORDER: Mutex<Order> = Order {
-        entries: RBTree::new(),
-        next_age: 0,
+/// How many parts the purge order is split into.
+const ORDER_PARTS: usize = 8;
+
+/// One part of the purge order, alone in its cache lines: pins and unpins of regions in other
+/// parts do not touch them.
+#[repr(align(64))]
+pub(super) struct OrderPart {
+    order: GlobalLock<Order, MutexBackend>,
+    /// How many pages reclaim may purge in this part: the length of every interval in `order`.
+    purgeable: AtomicUsize,
+}
+
+macro_rules! order_parts {
+    ($($part:ident),*) => {
+        $(
+            static $part: OrderPart = OrderPart {
+                order: GlobalLock::new(
+                    Order {
+                        entries: RBTree::new(),
+                    },
+                    c_str!(::core::stringify!($part)),
+                    static_lock_class!(),
+                ),
+                purgeable: AtomicUsize::new(0),
+            };
+        )*
+        /// The parts of the purge order.
+        static ORDER: [&OrderPart; ORDER_PARTS] = [$(&$part),*];
     };
 }
 
-/// How many pages reclaim may purge: the length of every interval in [`ORDER`].
-static PURGEABLE: AtomicUsize = AtomicUsize::new(0);
+order_parts!(
+    ORDER_PART_0,
+    ORDER_PART_1,
+    ORDER_PART_2,
+    ORDER_PART_3,
+    ORDER_PART_4,
+    ORDER_PART_5,
+    ORDER_PART_6,
+    ORDER_PART_7
+);
+
+/// The age of the interval unpinned last.
+static LAST_AGE: AtomicU64 = AtomicU64::new(0);
+
+/// Which part the next region created keeps its intervals in.
+static NEXT_PART: AtomicUsize = AtomicUsize::new(0);
 
 /// How many pins wait for a region's lock or for a purge in flight.
 static PINS_WAITING: AtomicUsize = AtomicUsize::new(0);
@@ -105,16 +148,27 @@ pub const SHRINKER_NAME: &CStr = c_str!("android-ashmem");
 /// How many intervals of busy regions a purge passes over before it gives up.
 const BUSY_SKIP_LIMIT: usize = 16;
 
-/// Locks the purge order for a region whose state lock the caller holds, as `_region` proves.
-pub(super) fn lock_order(_region: &Backed) -> Guard<'static, Order, MutexBackend> {
-    ORDER.lock()
+impl OrderPart {
+    /// Returns the part that a new region keeps its intervals in: each part in turn.
+    pub(super) fn for_new_region() -> &'static Self {
+        ORDER[NEXT_PART.fetch_add(1, Ordering::Relaxed) % ORDER_PARTS]
+    }
+
+    /// Locks this part for a region whose state lock the caller holds, as `_region` proves.
+    pub(super) fn lock(&'static self, _region: &Backed) -> Guard<'static, Order, MutexBackend> {
+        self.order.lock()
+    }
+}
+
+/// Returns the age for an interval being unpinned now: newer than every other.
+pub(super) fn new_age() -> u64 {
+    LAST_AGE.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 impl Order {
-    /// Returns the age for an interval being unpinned now: newer than every other.
-    pub(super) fn new_age(&mut self) -> u64 {
-        self.next_age += 1;
-        self.next_age
+    /// Returns the age of the oldest interval, if there is one.
+    fn oldest_age(&self) -> Option<u64> {
+        self.entries.iter().next().map(|((age, _), _)| *age)
     }
 
     /// Returns the region and pages of the interval that is `skip` places from the oldest.
@@ -187,7 +241,7 @@ impl OrderReservation {
 }
 
 /// Keeps the purge order in step with the unpinned intervals of one region, while the caller
-/// holds the region's lock and the order's.
+/// holds the region's lock and its part of the order.
 pub(super) struct OrderUpdate<'a> {
     order: &'a mut Order,
     region: &'a Arc<Shared>,
@@ -220,8 +274,11 @@ impl IntervalObserver for OrderUpdate<'_> {
             region: self.region.clone(),
             end: pages.end,
         };
-        PURGEABLE.fetch_add(pages.len(), Ordering::Relaxed);
-        // INVARIANT: One entry per unpinned interval; `PURGEABLE` counts its pages.
+        self.region
+            .order_part()
+            .purgeable
+            .fetch_add(pages.len(), Ordering::Relaxed);
+        // INVARIANT: One entry per unpinned interval; the part's count has its pages.
         self.order
             .entries
             .insert(node.into_node((age, pages.start), entry));
@@ -232,7 +289,10 @@ impl IntervalObserver for OrderUpdate<'_> {
             return;
         };
         // INVARIANT: The interval and its entry are gone together.
-        PURGEABLE.fetch_sub(pages.len(), Ordering::Relaxed);
+        self.region
+            .order_part()
+            .purgeable
+            .fetch_sub(pages.len(), Ordering::Relaxed);
         // Without room the node is freed, under the locks: `kfree()` does not sleep.
         drop(self.spare.keep(node.into_reservation()));
     }
@@ -315,7 +375,10 @@ enum Mode {
 /// # Ok::<(), Error>(())
 /// ```
 pub fn purgeable_pages() -> usize {
-    PURGEABLE.load(Ordering::Relaxed)
+    ORDER
+        .iter()
+        .map(|part| part.purgeable.load(Ordering::Relaxed))
+        .sum()
 }
 
 /// Purges the oldest unpinned intervals until at least `pages` pages are purged or none is
@@ -598,39 +661,63 @@ pub fn purge_all() -> Result<usize> {
     Ok(before)
 }
 
+/// Locks a part of the purge order; for reclaim, only if it is free.
+fn lock_part(part: &'static OrderPart, mode: Mode) -> Option<Guard<'static, Order, MutexBackend>> {
+    match mode {
+        Mode::Reclaim => part.order.try_lock(),
+        Mode::All => Some(part.order.lock()),
+    }
+}
+
+/// Starts purging the oldest interval of a region that is not busy, trying the parts of the
+/// order from the one with the oldest interval on, and passing over at most
+/// [`BUSY_SKIP_LIMIT`] intervals of busy regions. Returns the region, the interval and the file
+/// to punch the hole in; `busy` gets the first busy region passed over.
+fn start_oldest(
+    mode: Mode,
+    busy: &mut Option<Arc<Shared>>,
+) -> Option<(Arc<Shared>, Range<usize>, ShmemHandle)> {
+    // The age of each part's oldest interval, and the part; `u64::MAX` for none.
+    let mut parts = [(u64::MAX, 0); ORDER_PARTS];
+    for (i, part) in ORDER.iter().enumerate() {
+        if let Some(age) = lock_part(part, mode).and_then(|order| order.oldest_age()) {
+            parts[i] = (age, i);
+        }
+    }
+    parts.sort_unstable();
+    let mut skipped = 0;
+    for &(age, i) in &parts {
+        if age == u64::MAX {
+            break;
+        }
+        let Some(mut order) = lock_part(ORDER[i], mode) else {
+            continue;
+        };
+        for skip in 0..BUSY_SKIP_LIMIT - skipped {
+            let Some((region, interval)) = order.oldest(skip) else {
+                break;
+            };
+            if let Some(file) = Shared::try_start_purge(&region, &mut order, interval.clone()) {
+                // Counted before the order is unlocked, so that no reclaimer sees the interval
+                // gone and its memory not yet on the way back.
+                PAGES_IN_FLIGHT.fetch_add(interval.len(), Ordering::Relaxed);
+                return Some((region, interval, file));
+            }
+            busy.get_or_insert(region);
+            skipped += 1;
+        }
+    }
+    None
+}
+
 fn purge(pages: usize, mode: Mode) -> Purged {
     let mut done = Purged::default();
     while done.pages < pages {
         if mode == Mode::Reclaim && PINS_WAITING.load(Ordering::Relaxed) != 0 {
             break;
         }
-        let mut order = match mode {
-            Mode::Reclaim => match ORDER.try_lock() {
-                Some(order) => order,
-                None => break,
-            },
-            Mode::All => ORDER.lock(),
-        };
         let mut busy = None;
-        let mut started = None;
-        for skip in 0..BUSY_SKIP_LIMIT {
-            let Some((region, interval)) = order.oldest(skip) else {
-                break;
-            };
-            match Shared::try_start_purge(&region, &mut order, interval.clone()) {
-                Some(file) => {
-                    // Counted before the order is unlocked, so that no reclaimer sees the
-                    // interval gone and its memory not yet on the way back.
-                    PAGES_IN_FLIGHT.fetch_add(interval.len(), Ordering::Relaxed);
-                    started = Some((region, interval, file));
-                    break;
-                }
-                None if busy.is_none() => busy = Some(region),
-                None => {}
-            }
-        }
-        drop(order);
-        let Some((region, interval, file)) = started else {
+        let Some((region, interval, file)) = start_oldest(mode, &mut busy) else {
             match (mode, busy) {
                 // Wait for the oldest busy region, then try again.
                 (Mode::All, Some(region)) => region.wait_unlocked(),

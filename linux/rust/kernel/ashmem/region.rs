@@ -7,7 +7,8 @@
 //! Locks nest in this order (see the purge module for why):
 //!
 //! 1. a region's state mutex, [`Shared::state`];
-//! 2. the purge order, the one lock that regions share, taken to change unpinned intervals;
+//! 2. the region's part of the purge order, which it shares with other regions, taken to
+//!    change unpinned intervals;
 //! 3. a region's count of purges in flight, [`Shared::purges`].
 //!
 //! Code under 1 never copies to or from userspace (callers copy before or after, into kernel
@@ -16,7 +17,7 @@
 //! a lock class of its own.
 
 use super::{
-    purge::{self, Order, OrderReservation, OrderUpdate, PinWait},
+    purge::{self, Order, OrderPart, OrderReservation, OrderUpdate, PinWait},
     ranges::{RangeReservation, UnpinnedRanges},
     NAME_DEFAULT, NAME_LEN,
 };
@@ -286,6 +287,8 @@ pub(super) struct Shared {
     /// Signalled when `purges` drops to zero.
     #[pin]
     purges_done: CondVar,
+    /// The part of the purge order that holds the region's unpinned intervals.
+    order_part: &'static OrderPart,
 }
 
 impl Region {
@@ -302,6 +305,7 @@ impl Region {
                 }),
                 purges <- new_spinlock!(0),
                 purges_done <- new_condvar!(),
+                order_part: OrderPart::for_new_region(),
             }),
             GFP_KERNEL,
         )?;
@@ -573,7 +577,7 @@ impl Region {
         let range = Self::pages(region.size, range)?;
         // Checking first whether any page is in the purge order would cost a second walk of
         // the region's tree; the order lock is cheap when the purger does not hold it.
-        let mut order = purge::lock_order(region);
+        let mut order = self.shared.order_part.lock(region);
         let Backed { pages, nodes, .. } = region;
         let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
@@ -594,8 +598,8 @@ impl Region {
         let mut state = self.lock_with_nodes(false)?;
         let region = Self::backed(&mut state)?;
         let range = Self::pages(region.size, range)?;
-        let mut order = purge::lock_order(region);
-        let age = order.new_age();
+        let mut order = self.shared.order_part.lock(region);
+        let age = purge::new_age();
         let Backed { pages, nodes, .. } = region;
         let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
         pages.unpin(range, age, &mut nodes.ranges, &mut update);
@@ -666,7 +670,7 @@ impl Drop for Region {
     fn drop(&mut self) {
         let mut state = self.shared.state.lock();
         if let Backing::Backed(region) = &mut state.backing {
-            let mut order = purge::lock_order(region);
+            let mut order = self.shared.order_part.lock(region);
             let mut none = OrderReservation::none();
             let mut update = OrderUpdate::new(&mut order, &self.shared, &mut none);
             region.pages.remove_all_unpinned(&mut update);
@@ -675,6 +679,11 @@ impl Drop for Region {
 }
 
 impl Shared {
+    /// Returns the part of the purge order that holds the region's unpinned intervals.
+    pub(super) fn order_part(&self) -> &'static OrderPart {
+        self.order_part
+    }
+
     /// Locks the state for a pin, counting the pin as waiting while the lock is busy.
     fn lock_for_pin(&self) -> Guard<'_, State, MutexBackend> {
         if let Some(state) = self.state.try_lock() {
@@ -698,7 +707,8 @@ impl Shared {
 
     /// Marks `pages`, an unpinned interval of `this`, as purged, and counts a purge in flight
     /// until [`Shared::finish_purge`]. Returns the file to punch the hole in, or [`None`] if the
-    /// region is busy: the caller holds the purge order and may not wait for the region.
+    /// region is busy: the caller holds the region's part of the purge order and may not wait for
+    /// the region.
     pub(super) fn try_start_purge(
         this: &Arc<Self>,
         order: &mut Order,
