@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ash(), pin_op(), meminfo_kb(), touch_anonymous(): shared with the kselftests. */
+/* ash(), pin_op(), meminfo_kb(), touch_pages(), touch_anonymous(): shared with the kselftests. */
 #include "ashmem_util.h"
 
 #define REPEATS 9
@@ -79,12 +79,6 @@ static char *map_shared(int fd, long size)
 	return map;
 }
 
-static void touch(char *map, long size)
-{
-	for (long off = 0; off < size; off += page)
-		map[off] = 1;
-}
-
 /* One row of the table. */
 static void row(const char *id, const char *what, double ours, const char *unit,
 		double base, const char *base_what, const char *target, int met)
@@ -102,7 +96,7 @@ static double lifecycle_ashmem(int iterations)
 		int fd = new_region("bench", 16 * page);
 		char *map = map_shared(fd, 16 * page);
 
-		touch(map, 16 * page);
+		touch_pages(map, 16 * page, page);
 		munmap(map, 16 * page);
 		close(fd);
 	}
@@ -120,7 +114,7 @@ static double lifecycle_memfd(int iterations)
 		if (fd < 0 || ftruncate(fd, 16 * page))
 			die("memfd_create/ftruncate");
 		map = map_shared(fd, 16 * page);
-		touch(map, 16 * page);
+		touch_pages(map, 16 * page, page);
 		munmap(map, 16 * page);
 		close(fd);
 	}
@@ -150,7 +144,7 @@ static double faults(int fd)
 	char *map = map_shared(fd, size);
 	uint64_t t = now_ns();
 
-	touch(map, size);
+	touch_pages(map, size, page);
 	t = now_ns() - t;
 	munmap(map, size);
 	close(fd);
@@ -254,7 +248,7 @@ static void bench_purge(void)
 		char *map = map_shared(fd, size), *mmap_fd;
 		uint64_t t;
 
-		touch(map, size);
+		touch_pages(map, size, page);
 		if (pin_op(fd, ASHMEM_UNPIN, 0, 0))
 			die("UNPIN");
 		t = now_ns();
@@ -267,7 +261,7 @@ static void bench_purge(void)
 		if (mfd < 0 || ftruncate(mfd, size))
 			die("memfd");
 		mmap_fd = map_shared(mfd, size);
-		touch(mmap_fd, size);
+		touch_pages(mmap_fd, size, page);
 		t = now_ns();
 		if (fallocate(mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size))
 			die("fallocate");
@@ -308,7 +302,7 @@ static void bench_pressure(void)
 	double with, without;
 	size_t bytes;
 
-	touch(map, size);
+	touch_pages(map, size, page);
 	if (pin_op(fd, ASHMEM_UNPIN, 0, 0))
 		die("UNPIN");
 	available = meminfo_kb("MemAvailable:");
@@ -379,7 +373,7 @@ static void *purger(void *arg)
 		die("memfd_create/ftruncate");
 	map = map_shared(fd, size);
 	while (!stop) {
-		touch(map, size);
+		touch_pages(map, size, page);
 		if (memfd) {
 			if (pinned >= 0)
 				pin_op(pinned, ASHMEM_UNPIN, 0, 0);

@@ -20,7 +20,7 @@
 //! 3. a region's count of purges in flight, a spinlock.
 //!
 //! Pin and unpin hold 1 and take their region's part of 2 to update the order; taking 2
-//! blocking needs a `&Backed`, which only exists under 1 ([`Shared::lock_order`]). Reclaim may
+//! blocking needs a `&Backed`, which only exists under 1 ([`OrderPart::lock`]). Reclaim may
 //! run inside an allocation of a task that holds any of these, so the shrinker only try-locks 2
 //! and then 1 (a try-lock may go against the order), takes 3 only for a few instructions, and
 //! drops every lock before it punches a hole: a purge never holds up pinning another region,

@@ -202,6 +202,17 @@ static pid_t start_hog(void)
 	return pid;
 }
 
+/* Starts a thread; if that fails, kills the hog and fails the test. */
+static void start_thread(pthread_t *thread, void *(*body)(void *), void *arg, pid_t hog)
+{
+	int err = pthread_create(thread, NULL, body, arg);
+
+	if (err) {
+		kill(hog, SIGKILL);
+		ksft_exit_fail_msg("pthread_create: %s\n", strerror(err));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct worker workers[WORKERS] = { 0 };
@@ -228,12 +239,12 @@ int main(int argc, char **argv)
 	}
 	hog = start_hog();
 	start = time(NULL);
-	pthread_create(&purger, NULL, purger_main, &purges);
-	pthread_create(&churn, NULL, churn_main, &cycles);
+	start_thread(&purger, purger_main, &purges, hog);
+	start_thread(&churn, churn_main, &cycles, hog);
 	for (int i = 0; i < WORKERS; i++) {
 		workers[i].id = i;
 		workers[i].state = seed + 0x9e3779b97f4a7c15ull * (i + 1);
-		pthread_create(&threads[i], NULL, worker_main, &workers[i]);
+		start_thread(&threads[i], worker_main, &workers[i], hog);
 	}
 	for (int i = 0; i < WORKERS; i++) {
 		pthread_join(threads[i], NULL);

@@ -51,6 +51,13 @@ static inline long meminfo_kb(const char *key)
 	return kb;
 }
 
+/* Writes to each page of 'bytes' at 'mem', so that all of it is in use. */
+static inline void touch_pages(char *mem, size_t bytes, long page)
+{
+	for (size_t off = 0; off < bytes; off += page)
+		mem[off] = 1;
+}
+
 /*
  * Maps 'bytes' of private anonymous memory and writes to each page, so that
  * all of it is in use; returns the mapping, or MAP_FAILED.
@@ -59,10 +66,8 @@ static inline char *touch_anonymous(size_t bytes, long page)
 {
 	char *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (mem == MAP_FAILED)
-		return mem;
-	for (size_t off = 0; off < bytes; off += page)
-		mem[off] = 1;
+	if (mem != MAP_FAILED)
+		touch_pages(mem, bytes, page);
 	return mem;
 }
 
