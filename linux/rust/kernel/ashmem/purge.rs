@@ -19,14 +19,14 @@
 //! 2. a part of the purge order, never two at once;
 //! 3. a region's count of purges in flight, a spinlock.
 //!
-//! Pin and unpin hold 1 and take their region's part of 2 to update the order; taking 2
-//! blocking needs a `&Backed`, which only exists under 1 ([`OrderPart::lock`]). Reclaim may
-//! run inside an allocation of a task that holds any of these, so the shrinker only try-locks 2
-//! and then 1 (a try-lock may go against the order), takes 3 only for a few instructions, and
-//! drops every lock before it punches a hole: a purge never holds up pinning another region,
-//! and never sleeps on a lock that pin or fault paths hold. A pin waits, under 1 but not 2, on 3
-//! until the purges in flight in its region are done, so that no hole is punched under pages it
-//! returned as pinned.
+//! Pin and unpin hold 1 and take their region's part of 2 to update the order, through
+//! [`OrderPart::lock`], which needs a `&Backed`: it only exists under 1. [`purge_all`] takes
+//! parts blocking too, holding no other lock. Reclaim may run inside an allocation of a task
+//! that holds any of these, so the shrinker only try-locks 2 and then 1 (a try-lock may go
+//! against the order), takes 3 only for a few instructions, and drops every lock before it
+//! punches a hole: a purge never holds up pinning another region, and never sleeps on a lock
+//! that pin or fault paths hold. A pin waits, under 1 but not 2, on 3 until the purges in
+//! flight in its region are done, so that no hole is punched under pages it returned as pinned.
 
 use super::{
     ranges::IntervalObserver,
@@ -44,7 +44,7 @@ use crate::{
     },
     static_lock_class,
     str::CStr,
-    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock},
+    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock, LockClassKey},
     task::{capable, Capability},
 };
 use core::{
@@ -75,8 +75,9 @@ pub(super) struct Order {
 /// How many parts the purge order is split into.
 const ORDER_PARTS: usize = 8;
 
-/// One part of the purge order, alone in its cache lines: pins and unpins of regions in other
-/// parts do not touch them.
+/// One part of the purge order, in cache lines of its own (64 bytes apart; where lines are
+/// longer, neighbours may share one): pins and unpins of regions in other parts do not touch
+/// them.
 #[repr(align(64))]
 pub(super) struct OrderPart {
     order: GlobalLock<Order, MutexBackend>,
@@ -84,37 +85,39 @@ pub(super) struct OrderPart {
     purgeable: AtomicUsize,
 }
 
-macro_rules! order_parts {
-    ($($part:ident),*) => {
-        $(
-            static $part: OrderPart = OrderPart {
-                order: GlobalLock::new(
-                    Order {
-                        entries: RBTree::new(),
-                    },
-                    c_str!(::core::stringify!($part)),
-                    static_lock_class!(),
-                ),
-                purgeable: AtomicUsize::new(0),
-            };
-        )*
-        /// The parts of the purge order.
-        static ORDER: [&OrderPart; ORDER_PARTS] = [$(&$part),*];
-    };
+impl OrderPart {
+    /// Creates an empty part whose lock has the lock class `key`.
+    const fn new(key: &'static LockClassKey) -> Self {
+        Self {
+            order: GlobalLock::new(
+                Order {
+                    entries: RBTree::new(),
+                },
+                c_str!("ashmem_purge_order"),
+                key,
+            ),
+            purgeable: AtomicUsize::new(0),
+        }
+    }
 }
 
-order_parts!(
-    ORDER_PART_0,
-    ORDER_PART_1,
-    ORDER_PART_2,
-    ORDER_PART_3,
-    ORDER_PART_4,
-    ORDER_PART_5,
-    ORDER_PART_6,
-    ORDER_PART_7
-);
+/// The parts of the purge order. Their locks share one lock class, so that lockdep reports
+/// taking two at once.
+static ORDER: [OrderPart; ORDER_PARTS] = {
+    let key = static_lock_class!();
+    [
+        OrderPart::new(key),
+        OrderPart::new(key),
+        OrderPart::new(key),
+        OrderPart::new(key),
+        OrderPart::new(key),
+        OrderPart::new(key),
+        OrderPart::new(key),
+        OrderPart::new(key),
+    ]
+};
 
-/// The age of the interval unpinned last.
+/// The age of the interval unpinned last. Every unpin writes it, whatever its part.
 static LAST_AGE: AtomicU64 = AtomicU64::new(0);
 
 /// Which part the next region created keeps its intervals in.
@@ -151,7 +154,7 @@ const BUSY_SKIP_LIMIT: usize = 16;
 impl OrderPart {
     /// Returns the part that a new region keeps its intervals in: each part in turn.
     pub(super) fn for_new_region() -> &'static Self {
-        ORDER[NEXT_PART.fetch_add(1, Ordering::Relaxed) % ORDER_PARTS]
+        &ORDER[NEXT_PART.fetch_add(1, Ordering::Relaxed) % ORDER_PARTS]
     }
 
     /// Locks this part for a region whose state lock the caller holds, as `_region` proves.
@@ -166,9 +169,9 @@ pub(super) fn new_age() -> u64 {
 }
 
 impl Order {
-    /// Returns the age of the oldest interval, if there is one.
-    fn oldest_age(&self) -> Option<u64> {
-        self.entries.iter().next().map(|((age, _), _)| *age)
+    /// Returns the age of the interval that is `skip` places from the oldest.
+    fn age(&self, skip: usize) -> Option<u64> {
+        self.entries.iter().nth(skip).map(|((age, _), _)| *age)
     }
 
     /// Returns the region and pages of the interval that is `skip` places from the oldest.
@@ -375,16 +378,16 @@ enum Mode {
 /// # Ok::<(), Error>(())
 /// ```
 pub fn purgeable_pages() -> usize {
-    ORDER
-        .iter()
-        .map(|part| part.purgeable.load(Ordering::Relaxed))
-        .sum()
+    ORDER.iter().fold(0, |pages, part| {
+        pages.saturating_add(part.purgeable.load(Ordering::Relaxed))
+    })
 }
 
 /// Purges the oldest unpinned intervals until at least `pages` pages are purged or none is
-/// left, as reclaim does: it waits for no lock, passes over regions that are busy, and stops
-/// early while a pin waits. If it finds nothing to purge while other purges are punching holes,
-/// it waits for them (at most a second), so that their memory is back when it returns.
+/// left, as reclaim does: it waits for no lock, passes over regions that are busy and parts of
+/// the order that are locked, and stops early while a pin waits. If it finds nothing to purge
+/// while other purges are punching holes, it waits for them (at most a second), so that their
+/// memory is back when it returns.
 ///
 /// # Examples
 ///
@@ -437,6 +440,53 @@ pub fn purgeable_pages() -> usize {
 /// assert_eq!(b.pin(PinRange { offset: page, len: page })?, PinResult::WasPurged);
 /// assert_eq!(ashmem::purge_oldest(100), Purged { pages: 1, freed: 1 });
 /// assert_eq!(a.pin(PinRange { offset: 3 * page, len: page })?, PinResult::WasPurged);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Regions take the eight parts of the order in turn, so the first and the ninth of nine
+/// created one after another share a part; the oldest still go first, within a part and
+/// across parts:
+///
+/// ```
+/// use kernel::ashmem::{self, PinRange};
+/// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
+/// # kernel::global_lock! {
+/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// let (first, _) = mapped(6)?;
+/// let mut others = KVec::new();
+/// for _ in 0..7 {
+///     others.push(mapped(2)?.0, GFP_KERNEL)?;
+/// }
+/// let (ninth, _) = mapped(3)?;
+/// let page = PAGE_SIZE as u32;
+/// // Four intervals of 1, 2, 3 and 4 pages, in this order.
+/// first.unpin(PinRange { offset: 0, len: page })?;
+/// others[0].unpin(PinRange { offset: 0, len: 0 })?;
+/// ninth.unpin(PinRange { offset: 0, len: 0 })?;
+/// first.unpin(PinRange { offset: 2 * page, len: 0 })?;
+/// for pages in 1..=4 {
+///     assert_eq!(ashmem::purge_oldest(1).pages, pages);
+/// }
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -669,43 +719,43 @@ fn lock_part(part: &'static OrderPart, mode: Mode) -> Option<Guard<'static, Orde
     }
 }
 
-/// Starts purging the oldest interval of a region that is not busy, trying the parts of the
-/// order from the one with the oldest interval on, and passing over at most
-/// [`BUSY_SKIP_LIMIT`] intervals of busy regions. Returns the region, the interval and the file
-/// to punch the hole in; `busy` gets the first busy region passed over.
+/// Starts purging the oldest interval of a region that is not busy, across every part of the
+/// order, passing over at most [`BUSY_SKIP_LIMIT`] intervals of busy regions (and, for reclaim,
+/// parts that are locked). Returns the region, the interval and the file to punch the hole in;
+/// `busy` gets the first busy region passed over.
 fn start_oldest(
     mode: Mode,
     busy: &mut Option<Arc<Shared>>,
 ) -> Option<(Arc<Shared>, Range<usize>, ShmemHandle)> {
-    // The age of each part's oldest interval, and the part; `u64::MAX` for none.
-    let mut parts = [(u64::MAX, 0); ORDER_PARTS];
-    for (i, part) in ORDER.iter().enumerate() {
-        if let Some(age) = lock_part(part, mode).and_then(|order| order.oldest_age()) {
-            parts[i] = (age, i);
-        }
+    // For each part: the age of its oldest interval not passed over, and how many were.
+    let mut next = [None; ORDER_PARTS];
+    for (part, next) in ORDER.iter().zip(next.iter_mut()) {
+        *next = lock_part(part, mode)
+            .and_then(|order| order.age(0))
+            .map(|age| (age, 0));
     }
-    parts.sort_unstable();
-    let mut skipped = 0;
-    for &(age, i) in &parts {
-        if age == u64::MAX {
-            break;
-        }
-        let Some(mut order) = lock_part(ORDER[i], mode) else {
+    for _ in 0..BUSY_SKIP_LIMIT {
+        let (_, i, skip) = next
+            .iter()
+            .enumerate()
+            .filter_map(|(i, next)| next.map(|(age, skip)| (age, i, skip)))
+            .min()?;
+        let Some(mut order) = lock_part(&ORDER[i], mode) else {
+            next[i] = None;
             continue;
         };
-        for skip in 0..BUSY_SKIP_LIMIT - skipped {
-            let Some((region, interval)) = order.oldest(skip) else {
-                break;
-            };
-            if let Some(file) = Shared::try_start_purge(&region, &mut order, interval.clone()) {
-                // Counted before the order is unlocked, so that no reclaimer sees the interval
-                // gone and its memory not yet on the way back.
-                PAGES_IN_FLIGHT.fetch_add(interval.len(), Ordering::Relaxed);
-                return Some((region, interval, file));
-            }
-            busy.get_or_insert(region);
-            skipped += 1;
+        let Some((region, interval)) = order.oldest(skip) else {
+            next[i] = None;
+            continue;
+        };
+        if let Some(file) = Shared::try_start_purge(&region, &mut order, interval.clone()) {
+            // Counted before the order is unlocked, so that no reclaimer sees the interval gone
+            // and its memory not yet on the way back.
+            PAGES_IN_FLIGHT.fetch_add(interval.len(), Ordering::Relaxed);
+            return Some((region, interval, file));
         }
+        busy.get_or_insert(region);
+        next[i] = order.age(skip + 1).map(|age| (age, skip + 1));
     }
     None
 }
@@ -834,7 +884,7 @@ impl Shrinker for PurgeShrinker {
     fn count_objects((): (), _sc: ShrinkControl<'_>) -> CountObjects {
         // Pages whose purge is under way count until their memory is back: a scan then waits
         // for them instead of letting reclaim conclude that nothing can be freed.
-        match purgeable_pages() + PAGES_IN_FLIGHT.load(Ordering::Relaxed) {
+        match purgeable_pages().saturating_add(PAGES_IN_FLIGHT.load(Ordering::Relaxed)) {
             0 => CountObjects::EMPTY,
             pages => CountObjects::new(pages),
         }

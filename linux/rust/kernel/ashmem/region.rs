@@ -576,7 +576,7 @@ impl Region {
         let region = Self::backed(&mut state)?;
         let range = Self::pages(region.size, range)?;
         // Checking first whether any page is in the purge order would cost a second walk of
-        // the region's tree; the order lock is cheap when the purger does not hold it.
+        // the region's tree; its part's lock is cheap when no purge holds it.
         let mut order = self.shared.order_part.lock(region);
         let Backed { pages, nodes, .. } = region;
         let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);

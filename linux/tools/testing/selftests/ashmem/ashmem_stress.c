@@ -190,6 +190,8 @@ static pid_t start_hog(void)
 	size_t bytes = (size_t)meminfo_kb("MemAvailable:") * 1024 / 10 * 7;
 	pid_t pid = fork();
 
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 	if (pid == 0) {
 		for (;;) {
 			char *mem = touch_anonymous(bytes, page);
