@@ -411,7 +411,19 @@ static void *blocked(void *arg)
 	return (void *)(long)read(*(int *)arg, &byte, 1);
 }
 
-/* The p99 of PAIRS PIN+UNPIN pairs, or of PAIRS pairs of null ioctls (GET_SIZE). */
+/* One PIN+UNPIN pair of the first page, or a pair of null ioctls (GET_SIZE). */
+static void pair(int fd, int null_ioctls)
+{
+	if (null_ioctls) {
+		ash(fd, ASHMEM_GET_SIZE, 0);
+		ash(fd, ASHMEM_GET_SIZE, 0);
+	} else {
+		pin_op(fd, ASHMEM_PIN, 0, page);
+		pin_op(fd, ASHMEM_UNPIN, 0, page);
+	}
+}
+
+/* The p99 of PAIRS pairs (see pair()). */
 static double p99_pairs(int fd, int null_ioctls)
 {
 	double *lat = malloc(PAIRS * sizeof(*lat)), p99;
@@ -421,13 +433,7 @@ static double p99_pairs(int fd, int null_ioctls)
 	for (int i = 0; i < PAIRS; i++) {
 		uint64_t t = now_ns();
 
-		if (null_ioctls) {
-			ash(fd, ASHMEM_GET_SIZE, 0);
-			ash(fd, ASHMEM_GET_SIZE, 0);
-		} else {
-			pin_op(fd, ASHMEM_PIN, 0, page);
-			pin_op(fd, ASHMEM_UNPIN, 0, page);
-		}
+		pair(fd, null_ioctls);
 		lat[i] = now_ns() - t;
 	}
 	qsort(lat, PAIRS, sizeof(*lat), cmp_double);
@@ -531,13 +537,7 @@ static void *pin_worker(void *arg)
 	while (!go)
 		;
 	while (!halt) {
-		if (w->null_ioctls) {
-			ash(w->fd, ASHMEM_GET_SIZE, 0);
-			ash(w->fd, ASHMEM_GET_SIZE, 0);
-		} else {
-			pin_op(w->fd, ASHMEM_PIN, 0, page);
-			pin_op(w->fd, ASHMEM_UNPIN, 0, page);
-		}
+		pair(w->fd, w->null_ioctls);
 		w->pairs++;
 	}
 	return NULL;
