@@ -18,11 +18,12 @@ check() {
 }
 
 # shmem_kb: the Shmem: line of /proc/meminfo, after dropping every cache and
-# folding the per-CPU parts of the counters in (stat_refresh).
+# folding the per-CPU parts of the counters in (stat_refresh, which only SMP
+# kernels have: uniprocessor ones keep no per-CPU parts).
 shmem_kb() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	echo 1 >/proc/sys/vm/stat_refresh
+	[ ! -e /proc/sys/vm/stat_refresh ] || echo 1 >/proc/sys/vm/stat_refresh
 	sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo
 }
 

@@ -37,8 +37,11 @@ for bits in 64 32; do
 		name=$(basename "$prog")
 		args=
 		# 100,000 region lifetimes where kmemleak watches (64-bit, and
-		# everywhere on the fast release kernel); 10,000 for 32-bit on debug.
-		[ "$name-$bits-$flavour" = ashmem_cycles-32-debug ] && args=" -n 10000"
+		# everywhere on the fast release kernel); 10,000 for 32-bit on debug
+		# and for both on the uniprocessor kernel.
+		case $name-$bits-$flavour in
+		ashmem_cycles-32-debug | ashmem_cycles-*-up) args=" -n 10000" ;;
+		esac
 		echo "$name-$bits /tests/$bits/$name$args" >>"$root/tests/list"
 	done
 done

@@ -15,6 +15,25 @@ out=$BUILD/$flavour
 [ -f "$fragment" ] || die "no $fragment"
 mkdir -p "$out"
 
+# expand FRAGMENT: the fragment with its '# base: OTHER.config' line replaced
+# by OTHER's lines, less those of the symbols FRAGMENT sets itself.
+expand() {
+	local base own
+	base=$(sed -n 's/^# base: *//p' "$1")
+	[ -n "$base" ] || {
+		cat "$1"
+		return
+	}
+	[ -f "$REPO/configs/$base" ] || die "$(basename "$1"): no configs/$base"
+	own=$(sed -n 's/^\(# \)\?\(CONFIG_[A-Za-z0-9_]*\)[= ].*/\2/p' "$1")
+	expand "$REPO/configs/$base" | grep -v -w -F -e "${own:-CONFIG_NONE_}" || true
+	grep -v '^# base:' "$1"
+}
+expanded=$out/fragment.config
+expand "$fragment" >"$expanded.new"
+mv "$expanded.new" "$expanded"
+fragment=$expanded
+
 # check_config FRAGMENT CONFIG: every line of the fragment holds in CONFIG.
 check_config() {
 	local bad=0 line sym

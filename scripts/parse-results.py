@@ -118,6 +118,8 @@ def main():
                     help='a KUnit suite that must have run')
     ap.add_argument('--ours', default=r'^(ashmem|fs|kunit|miscdevice|mm|page|seq_file|shmem|shrinker|sync_lock|task|uaccess|iov)(_|$)',
                     help='regex: doctest files to count one by one')
+    ap.add_argument('--require-test', action='append', default=[],
+                    help='a userspace test case that must have run and passed, not skipped')
     ap.add_argument('--no-self-check', action='store_true')
     args = ap.parse_args()
 
@@ -179,6 +181,15 @@ def main():
             problems.append(f'{name}: exit status {s["exit"]} with no failed test')
     if not done:
         problems.append('the userspace run did not finish (crash, panic or timeout)')
+    for case in args.require_test:
+        runs = [(name, st) for name, s in user.items() for c, st in s['results'] if c == case]
+        if not runs:
+            problems.append(f'test {case} did not run')
+        for name, st in runs:
+            if st != 'pass':
+                problems.append(f'{name}: test {case} was required to pass, it reported {st}')
+            else:
+                print(f'  required test {case} passed in {name}')
 
     leak_at = next((i for i, line in enumerate(console) if SELF_CHECK_LEAK in line), None)
     self_check_at = next((i for i, line in enumerate(console) if SELF_CHECK in line), None)

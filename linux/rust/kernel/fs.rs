@@ -6,5 +6,5 @@
 
 pub mod file;
 pub mod kiocb;
-pub use self::file::{File, LocalFile};
+pub use self::file::{File, LocalFile, ReleasedFile};
 pub use self::kiocb::Kiocb;

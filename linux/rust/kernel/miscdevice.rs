@@ -12,7 +12,7 @@ use crate::{
     bindings, build_error,
     error::{to_result, Error, Result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_long, c_uint, c_ulong},
-    fs::{File, Kiocb, LocalFile},
+    fs::{File, Kiocb, LocalFile, ReleasedFile},
     init::{pin_init_from_closure, PinInit},
     iov::IovIterDest,
     mm::virt::VmaNew,
@@ -267,7 +267,10 @@ pub trait MiscDevice: Sized {
     fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
 
     /// Releases a file when its last reference goes.
-    fn release(device: Self::Ptr, _file: &File) {
+    ///
+    /// The file can no longer be reference-counted ([`ReleasedFile`]): it is freed once this
+    /// returns.
+    fn release(device: Self::Ptr, _file: &ReleasedFile) {
         drop(device);
     }
 
@@ -413,9 +416,9 @@ impl<T: MiscDevice> FileOperations<T> {
     unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
         // SAFETY: `open` stored a `T::Ptr` in the private data, and this is the last use.
         let device = unsafe { T::Ptr::from_foreign((*file).private_data) };
-        // SAFETY: The VFS holds the file's last reference during the call; no descriptor
-        // refers to it any more.
-        T::release(device, unsafe { File::from_raw_file(file) });
+        // SAFETY: The VFS calls `release` from `__fput()` for this file, which it frees once
+        // `release` returns; the reference lives only during the call.
+        T::release(device, unsafe { ReleasedFile::from_raw_file(file) });
         0
     }
 

@@ -235,7 +235,11 @@ impl ShmemFile {
     ///
     /// The mapping takes a reference to the file and gets shmem's page handling.
     pub fn map_into(&self, vma: &VmaNew) -> Result {
-        vma.set_file(&self.file);
+        // SAFETY: By the type invariants, the file was created by `shmem_file_setup()`, which
+        // gave its inode `F_SEAL_SEAL`: no seal can be added to it, through this file or any
+        // other of the inode, so none refuses the mapping now or later; and only sealing denies
+        // writes to a shmem file (`mapping_deny_writable()`).
+        unsafe { vma.set_file(&self.file) };
         // SAFETY: The file and its inode are valid; the inode's operations are shmem's own.
         let inode = unsafe { (*self.file.as_ptr()).f_inode };
         // SAFETY: As above.
@@ -269,9 +273,10 @@ impl ShmemFile {
         }
     }
 
-    /// Moves the file's position as `lseek(2)` does, from `pos` for [`Whence::Current`], and
-    /// returns the new position; [`Whence::Data`] and [`Whence::Hole`] find the written and the
-    /// unwritten (or purged) parts.
+    /// Returns the position that `lseek(2)` on a shmem file at position `pos` would move to,
+    /// with shmem's rules and limits; [`Whence::Data`] and [`Whence::Hole`] find the written and
+    /// the unwritten (or purged) parts. The file's own position is left alone: the caller keeps
+    /// its position.
     ///
     /// # Examples
     ///
@@ -280,25 +285,20 @@ impl ShmemFile {
     /// ```
     /// use kernel::{c_str, miscdevice::Whence, page::PAGE_SIZE, shmem::ShmemFile};
     ///
-    /// let mut shmem = ShmemFile::new(c_str!("kunit-seek"), 4 * PAGE_SIZE, 0, None)?;
+    /// let shmem = ShmemFile::new(c_str!("kunit-seek"), 4 * PAGE_SIZE, 0, None)?;
     /// let page = PAGE_SIZE as i64;
     /// // Nothing written yet: no data at all.
     /// assert_eq!(shmem.llseek(0, 0, Whence::Data), Err(ENXIO));
     /// assert_eq!(shmem.llseek(0, 0, Whence::Hole)?, 0);
     /// assert_eq!(shmem.llseek(page, 8, Whence::Current)?, page + 8);
     /// assert_eq!(shmem.llseek(0, -8, Whence::End)?, 4 * page - 8);
+    /// assert_eq!(shmem.llseek(0, -8, Whence::Set), Err(EINVAL));
+    /// assert_eq!(shmem.llseek(i64::MAX, 1, Whence::Current), Err(EINVAL));
+    /// assert_eq!(shmem.llseek(0, -1, Whence::Data), Err(ENXIO));
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn llseek(&mut self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
-        // SAFETY: The file is valid, and `&mut self` makes this the only user of its position.
-        unsafe { (*self.file.as_ptr()).f_pos = pos };
-        // SAFETY: The file is valid.
-        let ret = unsafe { bindings::vfs_llseek(self.file.as_ptr(), offset, whence.as_raw()) };
-        if ret < 0 {
-            Err(Error::from_errno(ret as i32))
-        } else {
-            Ok(ret)
-        }
+    pub fn llseek(&self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
+        llseek(&self.file, pos, offset, whence)
     }
 }
 
@@ -308,6 +308,11 @@ pub struct ShmemHandle {
 }
 
 impl ShmemHandle {
+    /// Returns the position `lseek(2)` would move to; see [`ShmemFile::llseek`].
+    pub fn llseek(&self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
+        llseek(&self.file, pos, offset, whence)
+    }
+
     /// Reads the file at `*pos` into `dest`, moves `*pos` on and returns how many bytes it read.
     ///
     /// # Examples
@@ -369,6 +374,43 @@ fn punch_hole(file: &File, offset: usize, len: usize) -> Result {
     // SAFETY: The file is valid, and shmem supports this mode.
     let ret = unsafe { fallocate(file.as_ptr(), mode as c_int, offset, len) };
     to_result(ret as c_int)
+}
+
+/// `shmem_file_llseek()` without its last step, `vfs_setpos()`: the file's position, which
+/// `lseek(2)` on a descriptor of this file would own, is neither read nor written.
+fn llseek(file: &File, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
+    // SAFETY: The file is valid, and so is its inode, whose size may change at any time.
+    let size = unsafe { bindings::i_size_read((*file.as_ptr()).f_inode) };
+    let new = match whence {
+        Whence::Set => offset,
+        Whence::Current => pos.checked_add(offset).ok_or(EINVAL)?,
+        Whence::End => size.checked_add(offset).ok_or(EINVAL)?,
+        Whence::Data | Whence::Hole => {
+            if offset < 0 {
+                return Err(ENXIO);
+            }
+            // SAFETY: The file and its mapping are valid. The search takes the RCU read lock
+            // and references on what it finds; shmem takes the inode lock only to read the
+            // size, which `i_size_read()` did.
+            let found = unsafe {
+                bindings::mapping_seek_hole_data(
+                    (*file.as_ptr()).f_mapping,
+                    offset,
+                    size,
+                    whence.as_raw(),
+                )
+            };
+            if found < 0 {
+                return Err(Error::from_errno(found as i32));
+            }
+            found
+        }
+    };
+    // The limit is `i64::MAX` on 64-bit kernels, lower on 32-bit ones.
+    if !(0..=bindings::MAX_LFS_FILESIZE).contains(&new) {
+        return Err(EINVAL);
+    }
+    Ok(new)
 }
 
 fn read_iter(file: &File, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {

@@ -117,23 +117,7 @@ impl<'a> ShrinkControl<'a> {
     /// Returns whether the allocation that triggered reclaim allows filesystem code
     /// (`__GFP_FS`): a shrinker that would enter a filesystem must not if it does not.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{bindings, shrinker::ShrinkControl};
-    ///
-    /// # // SAFETY: All zeros is a valid `shrink_control`.
-    /// # let mut raw: bindings::shrink_control = unsafe { core::mem::zeroed() };
-    /// raw.gfp_mask = bindings::GFP_KERNEL;
-    /// # // SAFETY: `raw` is valid and only used here.
-    /// let control = unsafe { ShrinkControl::from_raw(&mut raw) };
-    /// assert!(control.reclaim_fs_allowed());
-    ///
-    /// raw.gfp_mask = bindings::GFP_KERNEL & !bindings::__GFP_FS;
-    /// # // SAFETY: As above.
-    /// let control = unsafe { ShrinkControl::from_raw(&mut raw) };
-    /// assert!(!control.reclaim_fs_allowed());
-    /// ```
+    /// Dropping caches, as the [`ShrinkerRegistration`] example does, allows it.
     pub fn reclaim_fs_allowed(&self) -> bool {
         // SAFETY: Valid by the type invariants.
         unsafe { (*self.ptr.as_ptr()).gfp_mask & bindings::__GFP_FS != 0 }
@@ -240,7 +224,7 @@ impl Drop for ShrinkerBuilder {
 /// ```
 /// use core::sync::atomic::{AtomicUsize, Ordering};
 /// use kernel::{
-///     c_str,
+///     c_str, kunit,
 ///     shrinker::{CountObjects, ScanObjects, ShrinkControl, Shrinker, ShrinkerBuilder},
 ///     sync::{Arc, ArcBorrow},
 /// };
@@ -261,6 +245,10 @@ impl Drop for ShrinkerBuilder {
 ///     }
 ///
 ///     fn scan_objects(cache: ArcBorrow<'_, Cache>, sc: ShrinkControl<'_>) -> ScanObjects {
+///         // Pretend that freeing enters a filesystem.
+///         if !sc.reclaim_fs_allowed() {
+///             return ScanObjects::STOP;
+///         }
 ///         cache.scans.fetch_add(1, Ordering::Relaxed);
 ///         let have = cache.objects.load(Ordering::Relaxed);
 ///         let freed = have.min(sc.nr_to_scan());
@@ -275,9 +263,9 @@ impl Drop for ShrinkerBuilder {
 /// builder.set_seeks(1);
 /// let registration = builder.register::<Cache>(cache.clone());
 ///
-/// // Reclaim everything that can be, as `echo 2 > /proc/sys/vm/drop_caches` does.
-/// # // SAFETY: Shrinking every cache has no preconditions.
-/// # unsafe { kernel::bindings::drop_slab() };
+/// // Reclaim everything that can be, as `echo 2 > /proc/sys/vm/drop_caches` does; that allows
+/// // filesystem code, so every object goes.
+/// kunit::drop_slab_caches();
 /// assert_eq!(cache.objects.load(Ordering::Relaxed), 0);
 /// let scans = cache.scans.load(Ordering::Relaxed);
 /// assert!(scans > 0);
@@ -285,8 +273,7 @@ impl Drop for ShrinkerBuilder {
 /// // Once dropped, reclaim no longer calls it.
 /// drop(registration);
 /// cache.objects.store(1000, Ordering::Relaxed);
-/// # // SAFETY: As above.
-/// # unsafe { kernel::bindings::drop_slab() };
+/// kunit::drop_slab_caches();
 /// assert_eq!(cache.objects.load(Ordering::Relaxed), 1000);
 /// assert_eq!(cache.scans.load(Ordering::Relaxed), scans);
 /// # Ok::<(), Error>(())

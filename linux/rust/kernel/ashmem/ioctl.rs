@@ -2,69 +2,39 @@
 
 //! The ioctl commands of `/dev/ashmem`.
 //!
-//! The numbers are built with [`crate::ioctl`] from the same type, number and
-//! argument type as in the C header, since `bindgen` cannot expand `_IOW()`
-//! and friends. The examples check every one against the C value.
+//! The numbers are the C header's, as the C compiler computes them (through the bindings, since
+//! `bindgen` cannot expand `_IOW()` and friends): the header is their only definition. The
+//! 32-bit selftests check them against the numbers Android userspace has always used.
 //!
 //! C header: [`include/uapi/linux/ashmem.h`](srctree/include/uapi/linux/ashmem.h)
-//!
-//! # Examples
-//!
-//! Every number equals the C header's:
-//!
-//! ```
-//! use kernel::{ashmem::ioctl, bindings};
-//!
-//! let pairs = [
-//!     (ioctl::SET_NAME, bindings::ASHMEM_SET_NAME),
-//!     (ioctl::GET_NAME, bindings::ASHMEM_GET_NAME),
-//!     (ioctl::SET_SIZE, bindings::ASHMEM_SET_SIZE),
-//!     (ioctl::GET_SIZE, bindings::ASHMEM_GET_SIZE),
-//!     (ioctl::SET_PROT_MASK, bindings::ASHMEM_SET_PROT_MASK),
-//!     (ioctl::GET_PROT_MASK, bindings::ASHMEM_GET_PROT_MASK),
-//!     (ioctl::PIN, bindings::ASHMEM_PIN),
-//!     (ioctl::UNPIN, bindings::ASHMEM_UNPIN),
-//!     (ioctl::GET_PIN_STATUS, bindings::ASHMEM_GET_PIN_STATUS),
-//!     (ioctl::PURGE_ALL_CACHES, bindings::ASHMEM_PURGE_ALL_CACHES),
-//!     (ioctl::GET_FILE_ID, bindings::ASHMEM_GET_FILE_ID),
-//! ];
-//! for (nr, (rust, c)) in (1..).zip(pairs) {
-//!     assert_eq!(rust, c);
-//!     assert_eq!(kernel::ioctl::_IOC_NR(rust), nr);
-//!     assert_eq!(kernel::ioctl::_IOC_TYPE(rust), ioctl::TYPE);
-//! }
-//! ```
-
-use crate::ffi::c_ulong;
-use crate::ioctl::{_IO, _IOR, _IOW};
 
 /// The ioctl type ("magic") shared by all ashmem commands.
 pub const TYPE: u32 = 0x77;
 
 /// `ASHMEM_SET_NAME`: set the name from a NUL-terminated user string.
-pub const SET_NAME: u32 = _IOW::<[u8; super::NAME_LEN]>(TYPE, 1);
+pub const SET_NAME: u32 = bindings::ASHMEM_SET_NAME;
 
 /// `ASHMEM_GET_NAME`: copy the name, NUL included, to a user buffer.
-pub const GET_NAME: u32 = _IOR::<[u8; super::NAME_LEN]>(TYPE, 2);
+pub const GET_NAME: u32 = bindings::ASHMEM_GET_NAME;
 
 /// `ASHMEM_SET_SIZE`: set the size, passed as the argument itself.
-pub const SET_SIZE: u32 = _IOW::<usize>(TYPE, 3);
+pub const SET_SIZE: u32 = bindings::ASHMEM_SET_SIZE;
 
 /// `ASHMEM_GET_SIZE`: return the size.
-pub const GET_SIZE: u32 = _IO(TYPE, 4);
+pub const GET_SIZE: u32 = bindings::ASHMEM_GET_SIZE;
 
 /// `ASHMEM_SET_PROT_MASK`: reduce the protection mask, passed as the
 /// argument itself.
-pub const SET_PROT_MASK: u32 = _IOW::<c_ulong>(TYPE, 5);
+pub const SET_PROT_MASK: u32 = bindings::ASHMEM_SET_PROT_MASK;
 
 /// `ASHMEM_GET_PROT_MASK`: return the protection mask.
-pub const GET_PROT_MASK: u32 = _IO(TYPE, 6);
+pub const GET_PROT_MASK: u32 = bindings::ASHMEM_GET_PROT_MASK;
 
 /// `ASHMEM_PIN`: pin a range given by a user `struct ashmem_pin`.
-pub const PIN: u32 = _IOW::<uapi::ashmem_pin>(TYPE, 7);
+pub const PIN: u32 = bindings::ASHMEM_PIN;
 
 /// `ASHMEM_UNPIN`: unpin a range given by a user `struct ashmem_pin`.
-pub const UNPIN: u32 = _IOW::<uapi::ashmem_pin>(TYPE, 8);
+pub const UNPIN: u32 = bindings::ASHMEM_UNPIN;
 
 /// `ASHMEM_GET_PIN_STATUS`: whether a range is pinned.
 ///
@@ -81,14 +51,14 @@ pub const UNPIN: u32 = _IOW::<uapi::ashmem_pin>(TYPE, 8);
 /// assert_eq!(_IOC_SIZE(ioctl::PIN), core::mem::size_of::<uapi::ashmem_pin>());
 /// assert_eq!(core::mem::size_of::<uapi::ashmem_pin>(), 8);
 /// ```
-pub const GET_PIN_STATUS: u32 = _IO(TYPE, 9);
+pub const GET_PIN_STATUS: u32 = bindings::ASHMEM_GET_PIN_STATUS;
 
 /// `ASHMEM_PURGE_ALL_CACHES`: purge every unpinned range of every region.
-pub const PURGE_ALL_CACHES: u32 = _IO(TYPE, 10);
+pub const PURGE_ALL_CACHES: u32 = bindings::ASHMEM_PURGE_ALL_CACHES;
 
 /// `ASHMEM_GET_FILE_ID`: write the backing inode number to a user `unsigned
 /// long`.
-pub const GET_FILE_ID: u32 = _IOR::<c_ulong>(TYPE, 11);
+pub const GET_FILE_ID: u32 = bindings::ASHMEM_GET_FILE_ID;
 
 /// `ASHMEM_SET_SIZE` as a 32-bit process computes it (`compat_size_t`).
 ///
@@ -116,10 +86,10 @@ pub const GET_FILE_ID: u32 = _IOR::<c_ulong>(TYPE, 11);
 ///     assert_eq!(same, ilp32);
 /// }
 /// ```
-pub const COMPAT_SET_SIZE: u32 = _IOW::<u32>(TYPE, 3);
+pub const COMPAT_SET_SIZE: u32 = bindings::COMPAT_ASHMEM_SET_SIZE;
 
 /// `ASHMEM_SET_PROT_MASK` as a 32-bit process computes it (`unsigned int`).
-pub const COMPAT_SET_PROT_MASK: u32 = _IOW::<u32>(TYPE, 5);
+pub const COMPAT_SET_PROT_MASK: u32 = bindings::COMPAT_ASHMEM_SET_PROT_MASK;
 
 /// `ASHMEM_GET_FILE_ID` as a 32-bit process computes it (`compat_ulong_t`).
-pub const COMPAT_GET_FILE_ID: u32 = _IOR::<u32>(TYPE, 11);
+pub const COMPAT_GET_FILE_ID: u32 = bindings::COMPAT_ASHMEM_GET_FILE_ID;

@@ -24,9 +24,14 @@
 //! parts blocking too, holding no other lock. Reclaim may run inside an allocation of a task
 //! that holds any of these, so the shrinker only try-locks 2 and then 1 (a try-lock may go
 //! against the order), takes 3 only for a few instructions, and drops every lock before it
-//! punches a hole: a purge never holds up pinning another region, and never sleeps on a lock
-//! that pin or fault paths hold. A pin waits, under 1 but not 2, on 3 until the purges in
-//! flight in its region are done, so that no hole is punched under pages it returned as pinned.
+//! punches a hole: a purge never holds up pinning another region, never sleeps on a lock that
+//! pin or fault paths hold, and never sleeps waiting for anything else either. A pin that finds
+//! purges of its region in flight waits for them with no lock held, so that no hole is punched
+//! under pages it returned as pinned; meanwhile no new purge of that region starts.
+//!
+//! Purges punch holes with filesystem reclaim off (`memalloc_nofs`): splitting a large folio
+//! allocates under the inode lock, and reclaim entering this shrinker there could pick another
+//! interval of the same file and wait for that lock.
 
 use super::{
     ranges::IntervalObserver,
@@ -34,7 +39,7 @@ use super::{
 };
 use crate::{
     alloc::Flags,
-    bindings, c_str,
+    c_str,
     error::{code::*, Result},
     page::PAGE_SIZE,
     rbtree::{RBTree, RBTreeNodeReservation},
@@ -45,7 +50,7 @@ use crate::{
     static_lock_class,
     str::CStr,
     sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock, LockClassKey},
-    task::{capable, Capability},
+    task::{capable, memalloc_nofs, Capability},
 };
 use core::{
     ops::Range,
@@ -123,29 +128,10 @@ static LAST_AGE: AtomicU64 = AtomicU64::new(0);
 /// Which part the next region created keeps its intervals in.
 static NEXT_PART: AtomicUsize = AtomicUsize::new(0);
 
-/// How many pins wait for a region's lock or for a purge in flight.
-static PINS_WAITING: AtomicUsize = AtomicUsize::new(0);
-
-/// How many pages purges are punching holes over right now.
-static PAGES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// How long a reclaimer that found nothing to purge waits, at most, for the memory of purges in
-/// flight, in milliseconds.
-const IN_FLIGHT_WAIT_MS: u32 = 1000;
-
 /// How many pages a purge punches at a time: 2 MiB with 4 KiB pages.
 const PUNCH_CHUNK_PAGES: usize = 512;
 
-/// The name Android gives the shrinker.
-///
-/// # Examples
-///
-/// ```
-/// use kernel::ashmem::SHRINKER_NAME;
-///
-/// assert_eq!(SHRINKER_NAME.as_bytes(), b"android-ashmem");
-/// # Ok::<(), Error>(())
-/// ```
+/// The name Android gives the shrinker, under `/sys/kernel/debug/shrinker/`.
 pub const SHRINKER_NAME: &CStr = c_str!("android-ashmem");
 
 /// How many intervals of busy regions a purge passes over before it gives up.
@@ -301,22 +287,6 @@ impl IntervalObserver for OrderUpdate<'_> {
     }
 }
 
-/// Marks a pin as waiting, from [`PinWait::new`] until dropped: purges stop early meanwhile.
-pub(super) struct PinWait(());
-
-impl PinWait {
-    pub(super) fn new() -> Self {
-        PINS_WAITING.fetch_add(1, Ordering::Relaxed);
-        Self(())
-    }
-}
-
-impl Drop for PinWait {
-    fn drop(&mut self) {
-        PINS_WAITING.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// What a purge did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -329,7 +299,7 @@ pub struct Purged {
 /// Whether a purge may wait for locks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Never: for reclaim. Passes over busy regions and stops when pins wait.
+    /// Never: for reclaim. Passes over busy regions and locked parts of the order.
     Reclaim,
     /// For every lock, and purges every interval it can reach.
     All,
@@ -384,10 +354,8 @@ pub fn purgeable_pages() -> usize {
 }
 
 /// Purges the oldest unpinned intervals until at least `pages` pages are purged or none is
-/// left, as reclaim does: it waits for no lock, passes over regions that are busy and parts of
-/// the order that are locked, and stops early while a pin waits. If it finds nothing to purge
-/// while other purges are punching holes, it waits for them (at most a second), so that their
-/// memory is back when it returns.
+/// left, as reclaim does: it waits for nothing, and passes over parts of the order that are
+/// locked and regions that are busy (locked, or with a pin waiting for a purge in flight).
 ///
 /// # Examples
 ///
@@ -749,9 +717,6 @@ fn start_oldest(
             continue;
         };
         if let Some(file) = Shared::try_start_purge(&region, &mut order, interval.clone()) {
-            // Counted before the order is unlocked, so that no reclaimer sees the interval gone
-            // and its memory not yet on the way back.
-            PAGES_IN_FLIGHT.fetch_add(interval.len(), Ordering::Relaxed);
             return Some((region, interval, file));
         }
         busy.get_or_insert(region);
@@ -763,37 +728,29 @@ fn start_oldest(
 fn purge(pages: usize, mode: Mode) -> Purged {
     let mut done = Purged::default();
     while done.pages < pages {
-        if mode == Mode::Reclaim && PINS_WAITING.load(Ordering::Relaxed) != 0 {
-            break;
-        }
         let mut busy = None;
         let Some((region, interval, file)) = start_oldest(mode, &mut busy) else {
             match (mode, busy) {
-                // Wait for the oldest busy region, then try again.
-                (Mode::All, Some(region)) => region.wait_unlocked(),
-                (Mode::Reclaim, _) if done.pages == 0 => wait_for_purges_in_flight(),
+                // Wait until the oldest busy region may be purged, then try again.
+                (Mode::All, Some(region)) => region.wait_purgeable(),
                 _ => break,
-            }
-            if mode == Mode::Reclaim {
-                break;
             }
             continue;
         };
         // No lock is held here: pins of other regions go on, and pins of this one wait for
         // `finish_purge()`.
         // In chunks, so that memory comes back while a large interval is purged.
-        let mut chunks = interval.clone().step_by(PUNCH_CHUNK_PAGES);
-        for start in &mut chunks {
+        for start in interval.clone().step_by(PUNCH_CHUNK_PAGES) {
             let end = interval.end.min(start + PUNCH_CHUNK_PAGES);
             let before = file.resident_pages();
-            let punched = file.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE);
+            let punched =
+                memalloc_nofs(|| file.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE));
             let after = file.resident_pages();
             // A failed punch leaves the memory in place; the pages are still reported purged
             // at the next pin, so nothing is lost but memory.
             if punched.is_ok() {
                 done.freed += before.saturating_sub(after);
             }
-            PAGES_IN_FLIGHT.fetch_sub(end - start, Ordering::Relaxed);
         }
         region.finish_purge();
         done.pages += interval.len();
@@ -801,26 +758,10 @@ fn purge(pages: usize, mode: Mode) -> Purged {
     done
 }
 
-/// Waits, up to [`IN_FLIGHT_WAIT_MS`], until no purge is punching holes.
-///
-/// A reclaimer that finds nothing to purge while another purge frees a large interval would
-/// otherwise report no progress, and the allocator could OOM-kill before that memory is back.
-/// The wait is bounded and polls a counter: it sleeps on no lock, so it cannot deadlock with
-/// the purge it waits for.
-fn wait_for_purges_in_flight() {
-    for _ in 0..IN_FLIGHT_WAIT_MS {
-        if PAGES_IN_FLIGHT.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        // SAFETY: Sleeping has no preconditions; reclaim runs in a context that may sleep.
-        unsafe { bindings::msleep(1) };
-    }
-}
-
 /// The shrinker that purges regions under memory pressure.
 ///
-/// It counts [`purgeable_pages`] and the pages being purged, and purges as [`purge_oldest`]
-/// does, unless the allocation forbids filesystem code. It reports the pages it purged as
+/// It counts [`purgeable_pages`] and purges as [`purge_oldest`] does, unless the allocation
+/// forbids filesystem code. It reports the pages it purged as
 /// scanned and those whose memory it gave back as freed.
 ///
 /// # Examples
@@ -857,8 +798,7 @@ fn wait_for_purges_in_flight() {
 /// let shrinker = ashmem::register_shrinker(c_str!("kunit-ashmem"))?;
 ///
 /// // Reclaim everything that can be, as `echo 2 > /proc/sys/vm/drop_caches` does.
-/// # // SAFETY: Shrinking every cache has no preconditions.
-/// # unsafe { kernel::bindings::drop_slab() };
+/// kunit::drop_slab_caches();
 /// assert_eq!(ashmem::purgeable_pages(), 0);
 /// assert_eq!(region.pin(unpinned)?, PinResult::WasPurged);
 /// let mut data = [0xffu8; 4];
@@ -867,13 +807,8 @@ fn wait_for_purges_in_flight() {
 ///     reader(page).read_slice(core::slice::from_mut(byte))?;
 /// }
 /// assert_eq!(data, [7, 7, 0, 0]);
-///
-/// // Unregistered, it purges no more.
+/// // Dropping the registration unregisters the shrinker.
 /// drop(shrinker);
-/// region.unpin(unpinned)?;
-/// # // SAFETY: As above.
-/// # unsafe { kernel::bindings::drop_slab() };
-/// assert_eq!(ashmem::purgeable_pages(), 2);
 /// # Ok::<(), Error>(())
 /// ```
 pub struct PurgeShrinker;
@@ -882,9 +817,7 @@ impl Shrinker for PurgeShrinker {
     type Ptr = ();
 
     fn count_objects((): (), _sc: ShrinkControl<'_>) -> CountObjects {
-        // Pages whose purge is under way count until their memory is back: a scan then waits
-        // for them instead of letting reclaim conclude that nothing can be freed.
-        match purgeable_pages().saturating_add(PAGES_IN_FLIGHT.load(Ordering::Relaxed)) {
+        match purgeable_pages() {
             0 => CountObjects::EMPTY,
             pages => CountObjects::new(pages),
         }

@@ -64,7 +64,7 @@ struct Span {
 /// // The split removes 0..8 and adds 0..2 and 4..8, of the same age.
 /// pages.pin(2..4, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
 /// assert_eq!(total.0, 6);
-/// pages.purge(4..8, &mut RangeReservation::none(), &mut total);
+/// assert_eq!(pages.purge(4..8, &mut RangeReservation::none(), &mut total), Some(4));
 /// assert_eq!(total.0, pages.purgeable_pages());
 /// pages.remove_all_unpinned(&mut total);
 /// assert_eq!(total.0, 0);
@@ -173,7 +173,9 @@ impl RangeReservation {
 /// assert_eq!(pages.purgeable_pages(), 8);
 ///
 /// // Reclaim purges pages 0 to 7; pinning the middle reports it and splits the rest.
-/// assert_eq!(pages.purge(0..8, &mut res, &mut ()), 8);
+/// assert_eq!(pages.purge(0..8, &mut res, &mut ()), Some(8));
+/// // Only whole unpinned intervals can be purged.
+/// assert_eq!(pages.purge(0..8, &mut res, &mut ()), None);
 /// assert_eq!(pages.purgeable_pages(), 0);
 /// assert!(pages.pin(2..4, &mut res, &mut ()));
 /// assert!(!pages.is_unpinned(2..4));
@@ -242,7 +244,7 @@ impl RangeReservation {
 ///             if let Some(interval) = pages.unpinned_interval_at(random(PAGES)) {
 ///                 let freed = model[interval.clone()].iter().filter(|p| **p == Page::Unpinned);
 ///                 let freed = freed.count();
-///                 assert_eq!(pages.purge(interval.clone(), &mut res, &mut ()), freed);
+///                 assert_eq!(pages.purge(interval.clone(), &mut res, &mut ()), Some(freed));
 ///                 model[interval].fill(Page::Purged);
 ///             }
 ///         }
@@ -291,7 +293,11 @@ impl UnpinnedRanges {
         if pages.is_empty() {
             return pages;
         }
-        let merged = insert_merged(&mut self.unpinned, pages, age, res, observer);
+        let Some(node) = res.take() else {
+            // Only reachable through a bug (see `RangeReservation::take`).
+            return pages;
+        };
+        let merged = insert_merged(&mut self.unpinned, pages, age, node, res, observer);
         self.unpinned_pages += merged.added;
         merged.interval
     }
@@ -316,23 +322,27 @@ impl UnpinnedRanges {
         overlaps(&mut self.unpinned, pages.clone()) || overlaps(&mut self.purged, pages)
     }
 
-    /// Marks `pages`, an interval of unpinned pages, as purged, and returns how many of them were
-    /// not purged already.
+    /// Purges `interval`, an unpinned interval as the purge order hands it out: its pages move
+    /// to the purged ones, in the node it had. Returns how many of them were not purged already,
+    /// or [`None`], changing nothing, if `interval` is not an unpinned interval.
     ///
-    /// Purging a whole unpinned interval needs no reserved node.
+    /// Nodes that merging with purged neighbours frees go to `res`.
     pub fn purge(
         &mut self,
-        pages: Range<usize>,
+        interval: Range<usize>,
         res: &mut RangeReservation,
         observer: &mut impl IntervalObserver,
-    ) -> usize {
-        if pages.is_empty() {
-            return 0;
-        }
-        let removed = remove_range(&mut self.unpinned, pages.clone(), res, observer);
-        self.unpinned_pages -= removed;
-        let merged = insert_merged(&mut self.purged, pages, 0, res, &mut ());
-        merged.added
+    ) -> Option<usize> {
+        let age = match self.unpinned.get(&interval.start) {
+            Some(span) if span.end == interval.end => span.age,
+            _ => return None,
+        };
+        let node = self.unpinned.remove_node(&interval.start)?.into_reservation();
+        // INVARIANT: The whole interval left `unpinned`.
+        self.unpinned_pages -= interval.len();
+        observer.removed(interval.clone(), age);
+        let merged = insert_merged(&mut self.purged, interval, 0, node, res, &mut ());
+        Some(merged.added)
     }
 
     /// Removes every unpinned interval and tells `observer`, as the region goes away.
@@ -507,19 +517,19 @@ struct Merged {
     added: usize,
 }
 
-/// Adds `pages` to `tree` with age `age`, merging the intervals it overlaps or touches; returns
-/// the merged interval and how many pages were new to the tree.
+/// Adds `pages` to `tree` with age `age` in `node`, merging the intervals it overlaps or touches,
+/// whose nodes go to `res`; returns the merged interval and how many pages were new to the tree.
 fn insert_merged(
     tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,
     age: u64,
+    node: RBTreeNodeReservation<usize, Span>,
     res: &mut RangeReservation,
     observer: &mut impl IntervalObserver,
 ) -> Merged {
     let mut start = pages.start;
     let mut end = pages.end;
     let mut covered = 0;
-    let mut node = None;
     let mut more = true;
     // Intervals that overlap or touch `pages` start at or before its end: from the last back.
     while more {
@@ -531,19 +541,9 @@ fn insert_merged(
         start = start.min(interval.start);
         end = end.max(interval.end);
         more = taken.prev_end.is_some_and(|prev_end| prev_end >= start);
-        match node {
-            None => node = Some(taken.node),
-            Some(_) => res.give(taken.node),
-        }
+        res.give(taken.node);
         observer.removed(interval, taken.age);
     }
-    let Some(node) = node.or_else(|| res.take()) else {
-        // Only reachable through a bug (see `RangeReservation::take`): nothing was removed.
-        return Merged {
-            interval: pages,
-            added: 0,
-        };
-    };
     // INVARIANT: Every interval that overlapped or touched the new one was merged into it.
     tree.insert(interval_node(node, start..end, age));
     observer.added(start..end, age);

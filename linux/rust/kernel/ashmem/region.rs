@@ -9,15 +9,18 @@
 //! 1. a region's state mutex, [`Shared::state`];
 //! 2. the region's part of the purge order, which it shares with other regions, taken to
 //!    change unpinned intervals;
-//! 3. a region's count of purges in flight, [`Shared::purges`].
+//! 3. a region's count of purges in flight and of pins waiting for them, [`Shared::purges`].
+//!
+//! Nothing sleeps under 1 waiting for a purge: a pin that must wait for purges in flight counts
+//! itself in 3, so that no new purge of the region starts, and waits with no lock held.
 //!
 //! Code under 1 never copies to or from userspace (callers copy before or after, into kernel
 //! buffers), because a fault there takes the `mmap_lock` while `mmap` holds the `mmap_lock` and
-//! then takes the region's lock. It may take the backing file's inode lock (seeking), which has
-//! a lock class of its own.
+//! then takes the region's lock. Nor does it wait for the backing file's inode lock, which a
+//! purge holds while it punches a hole.
 
 use super::{
-    purge::{self, Order, OrderPart, OrderReservation, OrderUpdate, PinWait},
+    purge::{self, Order, OrderPart, OrderReservation, OrderUpdate},
     ranges::{RangeReservation, UnpinnedRanges},
     NAME_DEFAULT, NAME_LEN,
 };
@@ -276,15 +279,22 @@ pub struct Region {
     shared: Arc<Shared>,
 }
 
+/// Purges of a region punching holes, and pins waiting for them to finish.
+#[derive(Default)]
+struct Purges {
+    in_flight: usize,
+    /// While non-zero, no new purge of the region starts, so that waiting pins see the end.
+    pins_waiting: usize,
+}
+
 /// What a region shares with the purge order, whose entries keep it alive while a purge runs.
 #[pin_data]
 pub(super) struct Shared {
     #[pin]
     state: Mutex<State>,
-    /// How many purges of this region are punching holes.
     #[pin]
-    purges: SpinLock<usize>,
-    /// Signalled when `purges` drops to zero.
+    purges: SpinLock<Purges>,
+    /// Signalled when `purges.in_flight` or `purges.pins_waiting` drops to zero.
     #[pin]
     purges_done: CondVar,
     /// The part of the purge order that holds the region's unpinned intervals.
@@ -303,7 +313,7 @@ impl Region {
                     }),
                     prot_mask: prot::READ | prot::WRITE | prot::EXEC,
                 }),
-                purges <- new_spinlock!(0),
+                purges <- new_spinlock!(Purges::default()),
                 purges_done <- new_condvar!(),
                 order_part: OrderPart::for_new_region(),
             }),
@@ -459,19 +469,23 @@ impl Region {
         ShmemFile::new(full, size, vm_flags, Some(class))
     }
 
-    /// Moves the file position of an open file of this region, from `pos`.
+    /// Returns the file position that seeking an open file of this region from `pos` moves to.
     ///
     /// Fails with [`EINVAL`] while the size is 0 and [`EBADF`] before the first `mmap`;
-    /// otherwise seeks as in the backing file, [`Whence::Data`] and [`Whence::Hole`] included.
+    /// otherwise seeks as in the backing file, [`Whence::Data`] and [`Whence::Hole`] included,
+    /// without holding the region's lock.
     pub fn llseek(&self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
-        let mut state = self.shared.state.lock();
-        if state.backing.size() == 0 {
-            return Err(EINVAL);
-        }
-        match &mut state.backing {
-            Backing::Backed(region) => region.file.llseek(pos, offset, whence),
-            Backing::Unbacked(_) => Err(EBADF),
-        }
+        let file = {
+            let state = self.shared.state.lock();
+            if state.backing.size() == 0 {
+                return Err(EINVAL);
+            }
+            match &state.backing {
+                Backing::Backed(region) => region.file.handle(),
+                Backing::Unbacked(_) => return Err(EBADF),
+            }
+        };
+        file.llseek(pos, offset, whence)
     }
 
     /// Reads the region at `*pos` into `dest`, for a driver's `read_iter`.
@@ -509,70 +523,16 @@ impl Region {
     }
 
     /// Pins `range`: the kernel may no longer purge it. Reports whether any of its pages was
-    /// purged while unpinned; a purge already punching holes in the region is waited for.
+    /// purged while unpinned; purges already punching holes in the region are waited for, with
+    /// the region unlocked.
     ///
     /// Fails with [`EINVAL`] before the first `mmap`, and for a range that is not page aligned,
     /// overflows 32 bits or ends past the page-aligned size.
     ///
-    /// # Examples
-    ///
-    /// Pin and unpin cost O(log n) in the number of unpinned ranges. This measures a pin+unpin
-    /// pair with 1, 100, 1,000 and 10,000 of them, prints the figures and checks the growth:
-    ///
-    /// ```
-    /// use kernel::{ashmem::{PinRange, Region}, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE};
-    /// use kernel::{sync::Arc, time::Ktime};
-    ///
-    /// kernel::global_lock! {
-    ///     static REGION: Mutex<Option<Arc<Region>>> = None;
-    /// }
-    ///
-    /// struct Device;
-    ///
-    /// impl kunit::MmapTest for Device {
-    ///     fn mmap(vma: &VmaNew) -> Result {
-    ///         REGION.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
-    ///     }
-    /// }
-    ///
-    /// const MOST: usize = 10_000;
-    /// const PAIRS: i64 = 200;
-    /// let pages = 2 * MOST + 2;
-    /// let region = Region::new()?;
-    /// region.set_size(pages * PAGE_SIZE)?;
-    /// *REGION.lock() = Some(region.clone());
-    /// let device = kunit::mmap_test_file::<Device>()?;
-    /// kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ, true)?;
-    /// *REGION.lock() = None;
-    ///
-    /// let page = |n: usize| PinRange { offset: (n * PAGE_SIZE) as u32, len: PAGE_SIZE as u32 };
-    /// let mut unpinned = 0;
-    /// let mut cost = [0i64; 4];
-    /// for (i, ranges) in [1, 100, 1_000, MOST].into_iter().enumerate() {
-    ///     // Every other page: ranges that do not merge.
-    ///     while unpinned < ranges {
-    ///         region.unpin(page(2 * unpinned))?;
-    ///         unpinned += 1;
-    ///     }
-    ///     // The fastest of five batches: the others had interrupts.
-    ///     let probe = page(2 * (ranges / 2));
-    ///     cost[i] = i64::MAX;
-    ///     for _ in 0..5 {
-    ///         let start = Ktime::ktime_get();
-    ///         for _ in 0..PAIRS {
-    ///             region.pin(probe)?;
-    ///             region.unpin(probe)?;
-    ///         }
-    ///         cost[i] = cost[i].min((Ktime::ktime_get() - start).to_ns() / PAIRS);
-    ///     }
-    ///     pr_info!("ashmem: pin+unpin with {} unpinned ranges: {} ns\n", ranges, cost[i]);
-    /// }
-    /// // A list walked linearly costs 10,000 times more per pair; the tree, a small factor.
-    /// assert!(cost[3] < 10 * cost[0]);
-    /// # Ok::<(), Error>(())
-    /// ```
+    /// Pin and unpin cost O(log n) in the number of unpinned ranges.
+    /// The [`Region`] examples show them at work.
     pub fn pin(&self, range: PinRange) -> Result<PinResult> {
-        let mut state = self.lock_with_nodes(true)?;
+        let mut state = self.lock_with_nodes()?;
         let region = Self::backed(&mut state)?;
         let range = Self::pages(region.size, range)?;
         // Checking first whether any page is in the purge order would cost a second walk of
@@ -581,11 +541,15 @@ impl Region {
         let Backed { pages, nodes, .. } = region;
         let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
-        // Purges started before the lock was taken may still punch holes. No new one can start
-        // while the state is locked, so the order is unlocked for the wait: pins of other
-        // regions and other purges go on meanwhile.
         drop(order);
-        self.shared.wait_for_purges();
+        // Purges started before the lock was taken may still punch holes in these pages. While
+        // this pin waits for them, no new purge of the region starts, so the wait ends; the
+        // region is unlocked meanwhile, so that `mmap`, seeks and other pins do not wait too.
+        let waiting = self.shared.pin_waiting();
+        drop(state);
+        if let Some(waiting) = waiting {
+            waiting.wait();
+        }
         Ok(if was_purged {
             PinResult::WasPurged
         } else {
@@ -595,7 +559,7 @@ impl Region {
 
     /// Unpins `range`: the kernel may purge it under memory pressure. Fails as [`Region::pin`].
     pub fn unpin(&self, range: PinRange) -> Result {
-        let mut state = self.lock_with_nodes(false)?;
+        let mut state = self.lock_with_nodes()?;
         let region = Self::backed(&mut state)?;
         let range = Self::pages(region.size, range)?;
         let mut order = self.shared.order_part.lock(region);
@@ -608,22 +572,15 @@ impl Region {
 
     /// Locks the state for a pin or an unpin, with the node pool of a backed region ready:
     /// what it lacks is allocated with the lock dropped, and the lock taken again.
-    fn lock_with_nodes(&self, for_pin: bool) -> Result<Guard<'_, State, MutexBackend>> {
-        let lock = || {
-            if for_pin {
-                self.shared.lock_for_pin()
-            } else {
-                self.shared.state.lock()
-            }
-        };
-        let state = lock();
+    fn lock_with_nodes(&self) -> Result<Guard<'_, State, MutexBackend>> {
+        let state = self.shared.state.lock();
         match &state.backing {
             Backing::Backed(region) if !region.nodes.is_ready() => {}
             _ => return Ok(state),
         }
         drop(state);
         let mut fresh = NodePool::new(GFP_KERNEL)?;
-        let mut state = lock();
+        let mut state = self.shared.state.lock();
         if let Backing::Backed(region) = &mut state.backing {
             // Nobody takes nodes from a pool but under the lock: after this it is ready.
             region.nodes.absorb(&mut fresh);
@@ -684,31 +641,21 @@ impl Shared {
         self.order_part
     }
 
-    /// Locks the state for a pin, counting the pin as waiting while the lock is busy.
-    fn lock_for_pin(&self) -> Guard<'_, State, MutexBackend> {
-        if let Some(state) = self.state.try_lock() {
-            return state;
-        }
-        let _waiting = PinWait::new();
-        self.state.lock()
-    }
-
-    /// Waits until no purge of this region is punching holes.
-    fn wait_for_purges(&self) {
+    /// Counts a pin as waiting if purges of the region are in flight, and returns what it waits
+    /// with. Called under the state lock, which every purge takes to start.
+    fn pin_waiting(&self) -> Option<PinWaiting<'_>> {
         let mut purges = self.purges.lock();
-        if *purges == 0 {
-            return;
+        if purges.in_flight == 0 {
+            return None;
         }
-        let _waiting = PinWait::new();
-        while *purges != 0 {
-            self.purges_done.wait(&mut purges);
-        }
+        purges.pins_waiting += 1;
+        Some(PinWaiting { shared: self })
     }
 
     /// Marks `pages`, an unpinned interval of `this`, as purged, and counts a purge in flight
     /// until [`Shared::finish_purge`]. Returns the file to punch the hole in, or [`None`] if the
-    /// region is busy: the caller holds the region's part of the purge order and may not wait for
-    /// the region.
+    /// region is busy (locked, or a pin waits for its purges): the caller holds the region's part
+    /// of the purge order and may not wait for the region.
     pub(super) fn try_start_purge(
         this: &Arc<Self>,
         order: &mut Order,
@@ -723,24 +670,57 @@ impl Shared {
             nodes,
             ..
         } = region;
+        let mut purges = this.purges.lock();
+        if purges.pins_waiting != 0 {
+            return None;
+        }
         // Purging a whole interval needs no new node, and keeps those it frees.
         let mut update = OrderUpdate::new(order, this, &mut nodes.order);
-        ranges.purge(pages, &mut nodes.ranges, &mut update);
-        *this.purges.lock() += 1;
+        ranges.purge(pages, &mut nodes.ranges, &mut update)?;
+        purges.in_flight += 1;
         Some(region.file.handle())
     }
 
     /// Ends a purge started by [`Shared::try_start_purge`], waking pins that wait for it.
     pub(super) fn finish_purge(&self) {
         let mut purges = self.purges.lock();
-        *purges -= 1;
-        if *purges == 0 {
+        purges.in_flight -= 1;
+        if purges.in_flight == 0 {
             self.purges_done.notify_all();
         }
     }
 
-    /// Waits until the region's state lock is free.
-    pub(super) fn wait_unlocked(&self) {
+    /// Waits until a purge could start: the state unlocked and no pin waiting.
+    pub(super) fn wait_purgeable(&self) {
         drop(self.state.lock());
+        let mut purges = self.purges.lock();
+        while purges.pins_waiting != 0 {
+            self.purges_done.wait(&mut purges);
+        }
+    }
+}
+
+/// A pin counted in [`Purges::pins_waiting`], until it has waited.
+struct PinWaiting<'a> {
+    shared: &'a Shared,
+}
+
+impl PinWaiting<'_> {
+    /// Waits until no purge of the region is in flight.
+    fn wait(self) {
+        let mut purges = self.shared.purges.lock();
+        while purges.in_flight != 0 {
+            self.shared.purges_done.wait(&mut purges);
+        }
+    }
+}
+
+impl Drop for PinWaiting<'_> {
+    fn drop(&mut self) {
+        let mut purges = self.shared.purges.lock();
+        purges.pins_waiting -= 1;
+        if purges.pins_waiting == 0 {
+            self.shared.purges_done.notify_all();
+        }
     }
 }

@@ -249,3 +249,43 @@ impl LocalFile {
         ino as u64
     }
 }
+
+/// A file that the VFS is releasing: its last reference is gone, and it is freed once the
+/// `release` operation that gets it returns.
+///
+/// Unlike [`File`] and [`LocalFile`], it cannot be reference-counted: taking a reference would
+/// bring a freed file back. A `release` operation sees the file this way.
+///
+/// # Invariants
+///
+/// The file is valid, with a reference count of zero, and only the `release` operation running
+/// uses it, for as long as the `ReleasedFile` is reachable.
+#[repr(transparent)]
+pub struct ReleasedFile {
+    inner: Opaque<bindings::file>,
+}
+
+impl ReleasedFile {
+    /// Creates a reference to a [`ReleasedFile`] from the file a `release` operation gets.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the file that a `release` operation running on this thread was called for, and
+    /// `'a` ends before that operation returns.
+    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a ReleasedFile {
+        // INVARIANT: The safety requirements are the type invariants.
+        // SAFETY: `ReleasedFile` is a transparent wrapper of `struct file`, valid for `'a`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw `struct file` pointer.
+    pub fn as_ptr(&self) -> *mut bindings::file {
+        self.inner.get()
+    }
+
+    /// Returns the file's flags: the access mode and the status flags of [`flags`].
+    pub fn flags(&self) -> u32 {
+        // SAFETY: The file is valid by the type invariant, and no one else uses it.
+        unsafe { (*self.as_ptr()).f_flags }
+    }
+}

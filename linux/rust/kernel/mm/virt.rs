@@ -257,9 +257,19 @@ impl VmaNew {
     ///
     /// The mapping takes a reference to `file` and drops the one to the file it had. The new
     /// file's operations do not run: a driver calls what installs its page handling itself.
-    pub fn set_file(&self, file: &File) {
+    ///
+    /// # Safety
+    ///
+    /// `mmap()` checked the file being mapped for this mapping, not `file`: its seals (a memfd
+    /// with `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE` refuses shared writable mappings) and whether
+    /// writes to it are denied (`mapping_map_writable()`); once the driver returns, the mapping
+    /// counts as a writable one of `file` without a check. Callers must make sure those checks
+    /// pass for `file`, now and for as long as the mapping lives: for instance, `file` is a shmem
+    /// file they created and share with no one, which keeps the `F_SEAL_SEAL` it was created with.
+    pub unsafe fn set_file(&self, file: &File) {
         // SAFETY: The VMA is valid and only this thread sees it, by the type invariants, and
-        // `file` is valid; `vma_set_file()` takes its own reference.
+        // `file` is valid; `vma_set_file()` takes its own reference. The caller vouches for
+        // mapping `file` with the VMA's flags.
         unsafe { bindings::vma_set_file(self.as_raw(), file.as_ptr()) };
     }
 }

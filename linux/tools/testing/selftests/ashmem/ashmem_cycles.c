@@ -37,14 +37,18 @@ static void write_proc(const char *path, const char *value)
 }
 
 /*
- * Shmem once drop_caches has freed what it can. /proc/meminfo leaves out
- * the per-CPU parts of the counters (tens of pages each); stat_refresh
- * folds them in, so that the figure is exact.
+ * Shmem once drop_caches has freed what it can. On SMP kernels
+ * /proc/meminfo leaves out the per-CPU parts of the counters (tens of pages
+ * each); stat_refresh folds them in, so that the figure is exact. A
+ * uniprocessor kernel has no per-CPU parts, and no stat_refresh.
  */
 static long shmem_after_drop_caches(void)
 {
 	write_proc("/proc/sys/vm/drop_caches", "3");
-	write_proc("/proc/sys/vm/stat_refresh", "1");
+	if (access("/proc/sys/vm/stat_refresh", F_OK) == 0)
+		write_proc("/proc/sys/vm/stat_refresh", "1");
+	else if (errno != ENOENT)
+		ksft_exit_fail_msg("/proc/sys/vm/stat_refresh: %s\n", strerror(errno));
 	return meminfo_kb("Shmem:");
 }
 

@@ -4,7 +4,8 @@
  * shipped: a permission bypass by remapping (CVE-2020-0009), mappings of
  * the wrong size, deadlocks between mmap_lock, the region lock and the
  * shmem inode lock, races between SET_SIZE/SET_NAME and the first mmap,
- * and races between pin ioctls and the shrinker.
+ * races between pin ioctls and the shrinker, and purges that split large
+ * shmem folios.
  *
  * The concurrent tests run a fixed number of iterations; a hang fails them
  * through the harness timeout. Each also fails if the kernel logs a lockdep
@@ -18,6 +19,7 @@
 #include <limits.h>
 #include <linux/ashmem.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +542,122 @@ TEST_F_TIMEOUT(region, pin_ioctls_race_the_shrinker, 300)
 	/* The race was run: some pins found their pages purged. */
 	EXPECT_LT(0, purged);
 	munmap(map, PIN_THREADS * PIN_PAGES * page);
+	EXPECT_EQ(0, kernel_reports(self->kmsg));
+}
+
+/* The first number in file 'path', or -1. */
+static long read_number(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long value = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &value) != 1)
+		value = -1;
+	fclose(f);
+	return value;
+}
+
+/* The value of a /proc/vmstat counter, or -1. */
+static long vmstat(const char *key)
+{
+	char name[64];
+	long value, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &value) == 2)
+		if (!strcmp(name, key))
+			found = value;
+	fclose(f);
+	return found;
+}
+
+/* Whether shmem_enabled selects huge folios for every shmem file. */
+static bool shmem_huge_always(void)
+{
+	char setting[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(setting, sizeof(setting), f))
+		setting[0] = '\0';
+	fclose(f);
+	return strstr(setting, "[always]") || strstr(setting, "[force]");
+}
+
+/* Pages of each huge folio that the test unpins and purges: 3 to 7. */
+#define SPLIT_FIRST 3
+#define SPLIT_PAGES 5
+
+/*
+ * A purge that punches a hole in part of a large shmem folio splits it,
+ * which allocates under the backing inode's lock: reclaim entering the
+ * shrinker there could pick another interval of the same region and wait
+ * for that lock, so purges punch with filesystem reclaim off. Both ways of
+ * purging (PURGE_ALL_CACHES and the shrinker) must split, lose no other
+ * page, and report the purge. Skipped unless shmem_enabled is "always"
+ * (the test VM's /init sets it).
+ */
+TEST_F(region, purges_split_large_folios)
+{
+	long huge = read_number("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	long huge_kb, splits, splits_after, lost = 0;
+	size_t size;
+	char *reserve, *map;
+
+	if (huge <= 0 || !shmem_huge_always())
+		SKIP(return, "shmem does not use huge folios here");
+	/* Two huge folios, mapped at a huge-aligned address so faults can use them. */
+	size = 2 * huge;
+	reserve = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(reserve != MAP_FAILED);
+	map = (char *)(((uintptr_t)reserve + huge - 1) & ~(uintptr_t)(huge - 1));
+	ASSERT_EQ(0, ash(self->fd, ASHMEM_SET_SIZE, size));
+	ASSERT_TRUE(map == mmap(map, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				self->fd, 0));
+	huge_kb = meminfo_kb("ShmemHugePages:");
+	for (size_t off = 0; off < size; off += page)
+		memset(map + off, (int)(off / page) | 1, page);
+	TH_LOG("ShmemHugePages: %ld kB before the writes, %ld kB after",
+	       huge_kb, meminfo_kb("ShmemHugePages:"));
+	ASSERT_LE(huge_kb + 2 * huge / 1024, meminfo_kb("ShmemHugePages:"));
+
+	splits = vmstat("thp_split_page");
+	/* Pages in the middle of the first folio, purged by PURGE_ALL_CACHES... */
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, SPLIT_FIRST * page, SPLIT_PAGES * page));
+	ASSERT_LE(SPLIT_PAGES, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
+	/* ...and of the second, by the shrinker through drop_caches. */
+	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, huge + SPLIT_FIRST * page,
+			    SPLIT_PAGES * page));
+	{
+		int drop = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+		ASSERT_LE(0, drop);
+		ASSERT_EQ(1, write(drop, "2", 1));
+		close(drop);
+	}
+	splits_after = vmstat("thp_split_page");
+	TH_LOG("thp_split_page: %ld before the purges, %ld after", splits, splits_after);
+	EXPECT_LE(splits + 2, splits_after);
+
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, SPLIT_FIRST * page,
+					    SPLIT_PAGES * page));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, huge + SPLIT_FIRST * page,
+					    SPLIT_PAGES * page));
+	for (size_t off = 0; off < size; off += page) {
+		size_t n = (off % huge) / page;
+		bool purged = n >= SPLIT_FIRST && n < SPLIT_FIRST + SPLIT_PAGES;
+		char want = purged ? 0 : (char)((int)(off / page) | 1);
+
+		for (long i = 0; i < page; i++)
+			lost += map[off + i] != want;
+	}
+	EXPECT_EQ(0, lost);
+	munmap(reserve, size + huge);
 	EXPECT_EQ(0, kernel_reports(self->kmsg));
 }
 
