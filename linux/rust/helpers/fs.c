@@ -17,3 +17,18 @@ loff_t rust_helper_i_size_read(const struct inode *inode)
 {
 	return i_size_read(inode);
 }
+
+void rust_helper_inode_lock_shared(struct inode *inode)
+{
+	inode_lock_shared(inode);
+}
+
+int rust_helper_inode_trylock_shared(struct inode *inode)
+{
+	return inode_trylock_shared(inode);
+}
+
+void rust_helper_inode_unlock_shared(struct inode *inode)
+{
+	inode_unlock_shared(inode);
+}

@@ -17,7 +17,7 @@ use crate::{
     sync::LockClassKey,
     types::ARef,
 };
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 
 /// A lock class for the inode lock (`i_rwsem`) of a driver's shmem files.
 ///
@@ -357,10 +357,116 @@ impl ShmemHandle {
     /// Returns how many pages of the file are in memory, a snapshot that concurrent faults and
     /// hole punches may change.
     pub fn resident_pages(&self) -> usize {
-        // SAFETY: The file is valid, and so are its inode and mapping; `nrpages` is read without
-        // the mapping's lock, as `READ_ONCE()` would.
-        unsafe { core::ptr::read_volatile(&(*(*self.file.as_ptr()).f_mapping).nrpages) }
+        resident_pages(&self.file)
     }
+
+    /// Takes the file's inode lock shared, if no one holds it exclusive, for
+    /// [`ShmemInodeGuard::punch_hole`].
+    ///
+    /// Memory reclaim uses this: it must not wait for the lock, whose exclusive holder may be
+    /// allocating, and may be the reclaiming task itself (a hole punch that splits a huge folio
+    /// allocates under the lock). Several punches of other ranges may hold it at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{c_str, page::PAGE_SIZE, shmem::ShmemFile};
+    ///
+    /// let shmem = ShmemFile::new(c_str!("kunit-inode-lock"), 4 * PAGE_SIZE, 0, None)?;
+    /// let handle = shmem.handle();
+    /// let first = handle.try_lock_inode_shared().ok_or(EBUSY)?;
+    /// let second = handle.try_lock_inode_shared().ok_or(EBUSY)?;
+    /// first.punch_hole(0, PAGE_SIZE)?;
+    /// second.punch_hole(2 * PAGE_SIZE, PAGE_SIZE)?;
+    /// assert_eq!(first.punch_hole(PAGE_SIZE, 0), Err(EINVAL));
+    /// assert_eq!(first.punch_hole(1, PAGE_SIZE), Err(EINVAL));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_lock_inode_shared(&self) -> Option<ShmemInodeGuard> {
+        // SAFETY: The file and its inode are valid.
+        let locked = unsafe { bindings::inode_trylock_shared((*self.file.as_ptr()).f_inode) };
+        // INVARIANT: The lock was just taken shared by this task.
+        (locked != 0).then(|| ShmemInodeGuard {
+            file: self.file.clone(),
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Takes the file's inode lock shared, waiting for it; see
+    /// [`ShmemHandle::try_lock_inode_shared`].
+    pub fn lock_inode_shared(&self) -> ShmemInodeGuard {
+        // SAFETY: The file and its inode are valid.
+        unsafe { bindings::inode_lock_shared((*self.file.as_ptr()).f_inode) };
+        // INVARIANT: The lock was just taken shared by this task.
+        ShmemInodeGuard {
+            file: self.file.clone(),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// The inode lock of a shmem file, held shared by the current task to punch holes, until
+/// dropped. Exclusive holders (`fallocate()`, truncation) wait meanwhile.
+///
+/// # Invariants
+///
+/// The current task holds the inode lock of `file` shared, and releases it when this is
+/// dropped. `file` is a [`ShmemFile`]'s.
+pub struct ShmemInodeGuard {
+    file: ARef<File>,
+    /// The lock must be released by the task that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl ShmemInodeGuard {
+    /// Frees the memory of `len` bytes at `offset`, both page aligned, keeping the size: they
+    /// read as zeros after. Fails with [`EINVAL`] for a range that is empty, not page aligned or
+    /// that overflows.
+    ///
+    /// This is what shmem's hole punch (`fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`)
+    /// does, without the seal checks (a [`ShmemFile`] has no seals) and without holding off
+    /// faults meanwhile: pages faulted in again during the punch may stay. Callers punch ranges
+    /// that no other punch under a shared lock covers at the same time. Splitting a huge folio
+    /// across the range's ends allocates memory.
+    pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 || !crate::page::is_page_aligned(offset) || !crate::page::is_page_aligned(len)
+        {
+            return Err(EINVAL);
+        }
+        let start = i64::try_from(offset).map_err(|_| EINVAL)?;
+        let len = i64::try_from(len).map_err(|_| EINVAL)?;
+        let last = i64::try_from(end - 1).map_err(|_| EINVAL)?;
+        let file = self.file.as_ptr();
+        // SAFETY: The file is valid, and so are its inode and mapping. By the type invariants
+        // the current task holds the inode lock shared, so no `fallocate()` or truncation runs;
+        // other punches that hold it shared free other ranges. Both calls lock each folio they
+        // unmap, free or split, and take the mapping's and shmem's own locks for the rest, as
+        // when a fault or a shrinker (drm_gem_shmem's, i915's) races a truncation.
+        unsafe {
+            bindings::unmap_mapping_range((*file).f_mapping, start, len, 0);
+            bindings::shmem_truncate_range((*file).f_inode, start, last);
+        }
+        Ok(())
+    }
+
+    /// Returns how many pages of the file are in memory; see [`ShmemHandle::resident_pages`].
+    pub fn resident_pages(&self) -> usize {
+        resident_pages(&self.file)
+    }
+}
+
+impl Drop for ShmemInodeGuard {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants the current task holds the valid inode's lock shared.
+        unsafe { bindings::inode_unlock_shared((*self.file.as_ptr()).f_inode) };
+    }
+}
+
+fn resident_pages(file: &File) -> usize {
+    // SAFETY: The file is valid, and so are its inode and mapping; `nrpages` is read without
+    // the mapping's lock, as `READ_ONCE()` would.
+    unsafe { core::ptr::read_volatile(&(*(*file.as_ptr()).f_mapping).nrpages) }
 }
 
 fn punch_hole(file: &File, offset: usize, len: usize) -> Result {

@@ -114,6 +114,17 @@ impl<'a> ShrinkControl<'a> {
         unsafe { (*self.ptr.as_ptr()).nr_scanned = scanned };
     }
 
+    /// Tells the reclaim that called this scan that `pages` pages were freed outside slab and the
+    /// LRU lists (`mm_account_reclaimed_pages()`), for example page cache a shrinker truncated.
+    ///
+    /// Direct reclaim counts only what it freed itself as progress: without this, a shrinker that
+    /// frees such memory leaves the allocating task believing reclaim failed.
+    pub fn report_reclaimed_pages(&mut self, pages: usize) {
+        // SAFETY: Adds to the current task's reclaim state, if it is reclaiming; scans run in
+        // the task that reclaims.
+        unsafe { bindings::mm_account_reclaimed_pages(pages as c_ulong) };
+    }
+
     /// Returns whether the allocation that triggered reclaim allows filesystem code
     /// (`__GFP_FS`): a shrinker that would enter a filesystem must not if it does not.
     ///

@@ -8,9 +8,6 @@
 //!
 //! C header: [`include/uapi/linux/ashmem.h`](srctree/include/uapi/linux/ashmem.h)
 
-/// The ioctl type ("magic") shared by all ashmem commands.
-pub const TYPE: u32 = 0x77;
-
 /// `ASHMEM_SET_NAME`: set the name from a NUL-terminated user string.
 pub const SET_NAME: u32 = bindings::ASHMEM_SET_NAME;
 

@@ -8,8 +8,9 @@
 //! change ([`OrderUpdate`]). It is split into [`ORDER_PARTS`] parts, each a red-black tree
 //! under a lock of its own, and each region keeps its intervals in one part, chosen when it is
 //! created: pins and unpins of regions in different parts share no lock. A purge takes the
-//! oldest interval of all parts, marks it purged in its region and then, with no lock held,
-//! punches a hole in the region's backing file.
+//! oldest interval of all parts (reclaim, at most [`PUNCH_CHUNK_PAGES`] of it, so that reclaimers
+//! share a large interval), marks those pages purged in its region and then, holding only the
+//! backing file's inode lock shared, punches a hole in the region's backing file.
 //!
 //! # Locking
 //!
@@ -17,25 +18,26 @@
 //!
 //! 1. a region's state mutex;
 //! 2. a part of the purge order, never two at once;
-//! 3. a region's count of purges in flight, a spinlock.
+//! 3. a region's count of purges in flight and of pins waiting, a spinlock;
+//! 4. the inode lock of a region's backing file, which purges take shared, and only with a
+//!    try-lock under the others.
 //!
 //! Pin and unpin hold 1 and take their region's part of 2 to update the order, through
-//! [`OrderPart::lock`], which needs a `&Backed`: it only exists under 1. [`purge_all`] takes
-//! parts blocking too, holding no other lock. Reclaim may run inside an allocation of a task
-//! that holds any of these, so the shrinker only try-locks 2 and then 1 (a try-lock may go
-//! against the order), takes 3 only for a few instructions, and drops every lock before it
-//! punches a hole: a purge never holds up pinning another region, never sleeps on a lock that
-//! pin or fault paths hold, and never sleeps waiting for anything else either. A pin that finds
-//! purges of its region in flight waits for them with no lock held, so that no hole is punched
-//! under pages it returned as pinned; meanwhile no new purge of that region starts.
-//!
-//! Purges punch holes with filesystem reclaim off (`memalloc_nofs`): splitting a large folio
-//! allocates under the inode lock, and reclaim entering this shrinker there could pick another
-//! interval of the same file and wait for that lock.
+//! [`OrderPart::lock`], which needs a `&Backed`: it only exists under 1. [`purge_all`] takes parts
+//! blocking too, holding no other lock. Reclaim may run inside an allocation of a task that holds
+//! any of these, so a purge only try-locks 2, then 1 and 4 (a try-lock may go against the order),
+//! and takes 3 only to read and count. It then drops all but 4 and punches the hole under 4:
+//! whoever holds 4 exclusive (`fallocate()`, `MADV_REMOVE`) may be allocating (splitting a huge
+//! folio allocates under it), and may be the reclaiming task itself, inside a hole punch of its
+//! own; other purges share it. So reclaim never waits for a purge, a pin or a lock of ours; the
+//! punch itself may still wait inside shmem, on folio locks or while it unmaps. A purge never holds
+//! up pinning another region. A pin that finds purges of its region in flight waits for them with
+//! no lock held, so that no hole is punched under pages it returned as pinned; meanwhile no new
+//! purge of that region starts.
 
 use super::{
     ranges::IntervalObserver,
-    region::{Backed, Shared},
+    region::{Backed, NotStarted, Shared},
 };
 use crate::{
     alloc::Flags,
@@ -43,14 +45,14 @@ use crate::{
     error::{code::*, Result},
     page::PAGE_SIZE,
     rbtree::{RBTree, RBTreeNodeReservation},
-    shmem::ShmemHandle,
+    shmem::ShmemInodeGuard,
     shrinker::{
         CountObjects, ScanObjects, ShrinkControl, Shrinker, ShrinkerBuilder, ShrinkerRegistration,
     },
     static_lock_class,
     str::CStr,
     sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock, LockClassKey},
-    task::{capable, memalloc_nofs, Capability},
+    task::{capable, Capability},
 };
 use core::{
     ops::Range,
@@ -128,7 +130,8 @@ static LAST_AGE: AtomicU64 = AtomicU64::new(0);
 /// Which part the next region created keeps its intervals in.
 static NEXT_PART: AtomicUsize = AtomicUsize::new(0);
 
-/// How many pages a purge punches at a time: 2 MiB with 4 KiB pages.
+/// How many pages a purge punches at a time, and reclaim takes of an interval at a time: 2 MiB
+/// with 4 KiB pages.
 const PUNCH_CHUNK_PAGES: usize = 512;
 
 /// The name Android gives the shrinker, under `/sys/kernel/debug/shrinker/`.
@@ -353,9 +356,11 @@ pub fn purgeable_pages() -> usize {
     })
 }
 
-/// Purges the oldest unpinned intervals until at least `pages` pages are purged or none is
-/// left, as reclaim does: it waits for nothing, and passes over parts of the order that are
-/// locked and regions that are busy (locked, or with a pin waiting for a purge in flight).
+/// Purges the oldest unpinned pages until at least `pages` pages are purged or none is left,
+/// as reclaim does: the oldest interval first, at most [`PUNCH_CHUNK_PAGES`] of it at a time
+/// (so that reclaimers running at once share it). It waits for nothing, and passes over parts
+/// of the order that are locked and regions that are busy (locked, with a pin waiting for a
+/// purge in flight, or with the backing file's inode locked exclusive).
 ///
 /// # Examples
 ///
@@ -689,12 +694,13 @@ fn lock_part(part: &'static OrderPart, mode: Mode) -> Option<Guard<'static, Orde
 
 /// Starts purging the oldest interval of a region that is not busy, across every part of the
 /// order, passing over at most [`BUSY_SKIP_LIMIT`] intervals of busy regions (and, for reclaim,
-/// parts that are locked). Returns the region, the interval and the file to punch the hole in;
-/// `busy` gets the first busy region passed over.
+/// parts that are locked); reclaim takes at most [`PUNCH_CHUNK_PAGES`] of it. Returns the
+/// region, the pages and the backing file's inode lock to punch the hole under; `busy` gets the
+/// first busy region passed over.
 fn start_oldest(
     mode: Mode,
     busy: &mut Option<Arc<Shared>>,
-) -> Option<(Arc<Shared>, Range<usize>, ShmemHandle)> {
+) -> Option<(Arc<Shared>, Range<usize>, ShmemInodeGuard)> {
     // For each part: the age of its oldest interval not passed over, and how many were.
     let mut next = [None; ORDER_PARTS];
     for (part, next) in ORDER.iter().zip(next.iter_mut()) {
@@ -716,10 +722,18 @@ fn start_oldest(
             next[i] = None;
             continue;
         };
-        if let Some(file) = Shared::try_start_purge(&region, &mut order, interval.clone()) {
-            return Some((region, interval, file));
+        let most = match mode {
+            Mode::Reclaim => PUNCH_CHUNK_PAGES,
+            Mode::All => usize::MAX,
+        };
+        match Shared::try_start_purge(&region, &mut order, interval, most) {
+            Ok((pages, inode)) => return Some((region, pages, inode)),
+            Err(NotStarted::Busy) => {
+                busy.get_or_insert(region);
+            }
+            // Passed over, not waited for.
+            Err(NotStarted::Stale) => {}
         }
-        busy.get_or_insert(region);
         next[i] = order.age(skip + 1).map(|age| (age, skip + 1));
     }
     None
@@ -729,7 +743,7 @@ fn purge(pages: usize, mode: Mode) -> Purged {
     let mut done = Purged::default();
     while done.pages < pages {
         let mut busy = None;
-        let Some((region, interval, file)) = start_oldest(mode, &mut busy) else {
+        let Some((region, interval, inode)) = start_oldest(mode, &mut busy) else {
             match (mode, busy) {
                 // Wait until the oldest busy region may be purged, then try again.
                 (Mode::All, Some(region)) => region.wait_purgeable(),
@@ -737,21 +751,21 @@ fn purge(pages: usize, mode: Mode) -> Purged {
             }
             continue;
         };
-        // No lock is held here: pins of other regions go on, and pins of this one wait for
-        // `finish_purge()`.
+        // Only the inode lock is held here: pins of other regions go on, and pins of this one
+        // wait for `finish_purge()`.
         // In chunks, so that memory comes back while a large interval is purged.
         for start in interval.clone().step_by(PUNCH_CHUNK_PAGES) {
             let end = interval.end.min(start + PUNCH_CHUNK_PAGES);
-            let before = file.resident_pages();
-            let punched =
-                memalloc_nofs(|| file.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE));
-            let after = file.resident_pages();
+            let before = inode.resident_pages();
+            let punched = inode.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE);
+            let after = inode.resident_pages();
             // A failed punch leaves the memory in place; the pages are still reported purged
             // at the next pin, so nothing is lost but memory.
             if punched.is_ok() {
                 done.freed += before.saturating_sub(after);
             }
         }
+        drop(inode);
         region.finish_purge();
         done.pages += interval.len();
     }
@@ -832,6 +846,8 @@ impl Shrinker for PurgeShrinker {
         if purged.pages == 0 {
             return ScanObjects::STOP;
         }
+        // Page cache freed outside the LRU lists: direct reclaim counts it only if told.
+        sc.report_reclaimed_pages(purged.freed);
         sc.set_nr_scanned(purged.pages);
         ScanObjects::from_count(purged.freed)
     }

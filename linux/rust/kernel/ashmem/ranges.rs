@@ -64,7 +64,8 @@ struct Span {
 /// // The split removes 0..8 and adds 0..2 and 4..8, of the same age.
 /// pages.pin(2..4, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
 /// assert_eq!(total.0, 6);
-/// assert_eq!(pages.purge(4..8, &mut RangeReservation::none(), &mut total), Some(4));
+/// // Purging part of an interval leaves the rest unpinned; without a spare node, all goes.
+/// assert_eq!(pages.purge(4..8, 1, &mut RangeReservation::none(), &mut total), Some((4..8, 4)));
 /// assert_eq!(total.0, pages.purgeable_pages());
 /// pages.remove_all_unpinned(&mut total);
 /// assert_eq!(total.0, 0);
@@ -173,9 +174,9 @@ impl RangeReservation {
 /// assert_eq!(pages.purgeable_pages(), 8);
 ///
 /// // Reclaim purges pages 0 to 7; pinning the middle reports it and splits the rest.
-/// assert_eq!(pages.purge(0..8, &mut res, &mut ()), Some(8));
-/// // Only whole unpinned intervals can be purged.
-/// assert_eq!(pages.purge(0..8, &mut res, &mut ()), None);
+/// assert_eq!(pages.purge(0..8, usize::MAX, &mut res, &mut ()), Some((0..8, 8)));
+/// // Only unpinned intervals as they are can be purged.
+/// assert_eq!(pages.purge(0..8, usize::MAX, &mut res, &mut ()), None);
 /// assert_eq!(pages.purgeable_pages(), 0);
 /// assert!(pages.pin(2..4, &mut res, &mut ()));
 /// assert!(!pages.is_unpinned(2..4));
@@ -240,12 +241,17 @@ impl RangeReservation {
 ///             assert_eq!(pages.is_unpinned(range), unpinned);
 ///         }
 ///         _ => {
-///             // Reclaim purges whole unpinned intervals, as the purge order hands them out.
+///             // Reclaim purges unpinned intervals as the purge order hands them out, whole or
+///             // the first pages of one.
 ///             if let Some(interval) = pages.unpinned_interval_at(random(PAGES)) {
-///                 let freed = model[interval.clone()].iter().filter(|p| **p == Page::Unpinned);
+///                 let most = if random(2) == 0 { usize::MAX } else { 1 + random(4) };
+///                 let end = interval.end.min(interval.start.saturating_add(most));
+///                 let purged = interval.start..end;
+///                 let freed = model[purged.clone()].iter().filter(|p| **p == Page::Unpinned);
 ///                 let freed = freed.count();
-///                 assert_eq!(pages.purge(interval.clone(), &mut res, &mut ()), Some(freed));
-///                 model[interval].fill(Page::Purged);
+///                 let result = pages.purge(interval.clone(), most, &mut res, &mut ());
+///                 assert_eq!(result, Some((purged.clone(), freed)));
+///                 model[purged].fill(Page::Purged);
 ///             }
 ///         }
 ///     }
@@ -322,27 +328,46 @@ impl UnpinnedRanges {
         overlaps(&mut self.unpinned, pages.clone()) || overlaps(&mut self.purged, pages)
     }
 
-    /// Purges `interval`, an unpinned interval as the purge order hands it out: its pages move
-    /// to the purged ones, in the node it had. Returns how many of them were not purged already,
-    /// or [`None`], changing nothing, if `interval` is not an unpinned interval.
+    /// Purges the first `most` pages (at least one) of `interval`, an unpinned interval as the
+    /// purge order hands it out: they move to the purged pages, and the rest of the interval stays
+    /// unpinned with its age. Returns the pages purged and how many of them were not purged
+    /// already, or [`None`], changing nothing, if `interval` is not an unpinned interval.
     ///
-    /// Nodes that merging with purged neighbours frees go to `res`.
+    /// Purging a whole interval moves its node and needs no other; purging part of one takes a
+    /// node from `res`, and without one the whole interval is purged. Nodes that merging frees go
+    /// to `res`.
     pub fn purge(
         &mut self,
         interval: Range<usize>,
+        most: usize,
         res: &mut RangeReservation,
         observer: &mut impl IntervalObserver,
-    ) -> Option<usize> {
+    ) -> Option<(Range<usize>, usize)> {
         let age = match self.unpinned.get(&interval.start) {
             Some(span) if span.end == interval.end => span.age,
             _ => return None,
         };
         let node = self.unpinned.remove_node(&interval.start)?.into_reservation();
-        // INVARIANT: The whole interval left `unpinned`.
-        self.unpinned_pages -= interval.len();
         observer.removed(interval.clone(), age);
-        let merged = insert_merged(&mut self.purged, interval, 0, node, res, &mut ());
-        Some(merged.added)
+        let cut = interval.start.saturating_add(most.max(1));
+        let (pages, node) = match res.take() {
+            Some(extra) if cut < interval.end => {
+                // INVARIANT: The rest stays where it was, with its age.
+                self.unpinned.insert(interval_node(node, cut..interval.end, age));
+                observer.added(cut..interval.end, age);
+                (interval.start..cut, extra)
+            }
+            extra => {
+                if let Some(extra) = extra {
+                    res.give(extra);
+                }
+                (interval, node)
+            }
+        };
+        // INVARIANT: `pages` left `unpinned`.
+        self.unpinned_pages -= pages.len();
+        let merged = insert_merged(&mut self.purged, pages.clone(), 0, node, res, &mut ());
+        Some((pages, merged.added))
     }
 
     /// Removes every unpinned interval and tells `observer`, as the region goes away.

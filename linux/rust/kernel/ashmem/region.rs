@@ -9,7 +9,9 @@
 //! 1. a region's state mutex, [`Shared::state`];
 //! 2. the region's part of the purge order, which it shares with other regions, taken to
 //!    change unpinned intervals;
-//! 3. a region's count of purges in flight and of pins waiting for them, [`Shared::purges`].
+//! 3. a region's count of purges in flight and of pins waiting for them, [`Shared::purges`];
+//! 4. the inode lock of the region's backing file, which purges try-lock under the others and
+//!    hold while they punch holes.
 //!
 //! Nothing sleeps under 1 waiting for a purge: a pin that must wait for purges in flight counts
 //! itself in 3, so that no new purge of the region starts, and waits with no lock held.
@@ -35,7 +37,7 @@ use crate::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    shmem::{InodeLockClass, ShmemFile, ShmemHandle},
+    shmem::{InodeLockClass, ShmemFile, ShmemInodeGuard},
     str::CStr,
     sync::{lock::mutex::MutexBackend, lock::Guard, Arc, CondVar, Mutex, SpinLock},
     task::current_personality,
@@ -652,33 +654,46 @@ impl Shared {
         Some(PinWaiting { shared: self })
     }
 
-    /// Marks `pages`, an unpinned interval of `this`, as purged, and counts a purge in flight
-    /// until [`Shared::finish_purge`]. Returns the file to punch the hole in, or [`None`] if the
-    /// region is busy (locked, or a pin waits for its purges): the caller holds the region's part
-    /// of the purge order and may not wait for the region.
+    /// Marks the first `most` pages of `interval`, an unpinned interval of `this`, as purged
+    /// (all of it if no tree node is spare), and counts a purge in flight until
+    /// [`Shared::finish_purge`]. Returns those pages and the backing file's inode lock, held
+    /// shared, under which to punch the hole, or why the purge could not start. The caller holds
+    /// the region's part of the purge order and waits for nothing: the region is busy if its
+    /// state is locked, a pin waits for its purges, or the inode lock is held exclusive (perhaps
+    /// by the caller itself, in an allocation under that lock).
     pub(super) fn try_start_purge(
         this: &Arc<Self>,
         order: &mut Order,
-        pages: Range<usize>,
-    ) -> Option<ShmemHandle> {
-        let mut state = this.state.try_lock()?;
+        interval: Range<usize>,
+        most: usize,
+    ) -> Result<(Range<usize>, ShmemInodeGuard), NotStarted> {
+        let mut state = this.state.try_lock().ok_or(NotStarted::Busy)?;
         let Backing::Backed(region) = &mut state.backing else {
-            return None;
+            return Err(NotStarted::Stale);
         };
         let Backed {
             pages: ranges,
             nodes,
+            file,
             ..
         } = region;
-        let mut purges = this.purges.lock();
-        if purges.pins_waiting != 0 {
-            return None;
+        // Pins count themselves waiting only under the state lock, which this holds: none starts
+        // waiting until this purge is counted in flight.
+        if this.purges.lock().pins_waiting != 0 {
+            return Err(NotStarted::Busy);
         }
-        // Purging a whole interval needs no new node, and keeps those it frees.
+        let inode = file
+            .handle()
+            .try_lock_inode_shared()
+            .ok_or(NotStarted::Busy)?;
+        // The order gets back the entry it loses for any rest of the interval; the pool keeps
+        // the nodes that merging frees.
         let mut update = OrderUpdate::new(order, this, &mut nodes.order);
-        ranges.purge(pages, &mut nodes.ranges, &mut update)?;
-        purges.in_flight += 1;
-        Some(region.file.handle())
+        let (pages, _) = ranges
+            .purge(interval, most, &mut nodes.ranges, &mut update)
+            .ok_or(NotStarted::Stale)?;
+        this.purges.lock().in_flight += 1;
+        Ok((pages, inode))
     }
 
     /// Ends a purge started by [`Shared::try_start_purge`], waking pins that wait for it.
@@ -690,14 +705,29 @@ impl Shared {
         }
     }
 
-    /// Waits until a purge could start: the state unlocked and no pin waiting.
+    /// Waits until a purge could start: the state unlocked, the backing file's inode not locked
+    /// exclusive, and no pin waiting.
     pub(super) fn wait_purgeable(&self) {
-        drop(self.state.lock());
+        let file = match &self.state.lock().backing {
+            Backing::Backed(region) => Some(region.file.handle()),
+            Backing::Unbacked(_) => None,
+        };
+        if let Some(file) = file {
+            drop(file.lock_inode_shared());
+        }
         let mut purges = self.purges.lock();
         while purges.pins_waiting != 0 {
             self.purges_done.wait(&mut purges);
         }
     }
+}
+
+/// Why [`Shared::try_start_purge`] did not start a purge.
+pub(super) enum NotStarted {
+    /// The region is busy; it may be purged later.
+    Busy,
+    /// The interval is not the region's: the order is out of step (a bug).
+    Stale,
 }
 
 /// A pin counted in [`Purges::pins_waiting`], until it has waited.

@@ -560,7 +560,7 @@ static long read_number(const char *path)
 }
 
 /* The value of a /proc/vmstat counter, or -1. */
-static long vmstat(const char *key)
+static long vmstat_counter(const char *key)
 {
 	char name[64];
 	long value, found = -1;
@@ -589,18 +589,28 @@ static bool shmem_huge_always(void)
 	return strstr(setting, "[always]") || strstr(setting, "[force]");
 }
 
-/* Pages of each huge folio that the test unpins and purges: 3 to 7. */
+/* Pages of each huge folio that the test unpins and purges (or removes): 3 to 7. */
 #define SPLIT_FIRST 3
 #define SPLIT_PAGES 5
 
+/* Whether the backing file has a hole exactly at [start, end) of the region. */
+static bool hole_at(int fd, off_t start, off_t end)
+{
+	return lseek(fd, start, SEEK_HOLE) == start && lseek(fd, start, SEEK_DATA) == end;
+}
+
 /*
- * A purge that punches a hole in part of a large shmem folio splits it,
- * which allocates under the backing inode's lock: reclaim entering the
- * shrinker there could pick another interval of the same region and wait
- * for that lock, so purges punch with filesystem reclaim off. Both ways of
- * purging (PURGE_ALL_CACHES and the shrinker) must split, lose no other
- * page, and report the purge. Skipped unless shmem_enabled is "always"
- * (the test VM's /init sets it).
+ * A purge that punches a hole in part of a huge shmem folio splits it,
+ * which allocates under the backing inode's lock. Reclaim entering the
+ * shrinker there must not wait for that lock, which may be its own: the
+ * purge try-locks it. Both ways of purging (PURGE_ALL_CACHES and the
+ * shrinker) must split, lose no other page, and report the purge; so must
+ * a MADV_REMOVE of part of a folio, which punches under the same lock with
+ * the region's own allocations. A hole where the folio was (SEEK_HOLE)
+ * shows that it was split, not zeroed in place. Lockdep, watching the
+ * whole run, reports any reclaim that takes the inode lock blocking under
+ * fs_reclaim. Skipped unless shmem_enabled is "always" (the test VM's
+ * /init sets it).
  */
 TEST_F(region, purges_split_large_folios)
 {
@@ -611,8 +621,8 @@ TEST_F(region, purges_split_large_folios)
 
 	if (huge <= 0 || !shmem_huge_always())
 		SKIP(return, "shmem does not use huge folios here");
-	/* Two huge folios, mapped at a huge-aligned address so faults can use them. */
-	size = 2 * huge;
+	/* Three huge folios, mapped at a huge-aligned address so faults can use them. */
+	size = 3 * huge;
 	reserve = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(reserve != MAP_FAILED);
 	map = (char *)(((uintptr_t)reserve + huge - 1) & ~(uintptr_t)(huge - 1));
@@ -624,13 +634,13 @@ TEST_F(region, purges_split_large_folios)
 		memset(map + off, (int)(off / page) | 1, page);
 	TH_LOG("ShmemHugePages: %ld kB before the writes, %ld kB after",
 	       huge_kb, meminfo_kb("ShmemHugePages:"));
-	ASSERT_LE(huge_kb + 2 * huge / 1024, meminfo_kb("ShmemHugePages:"));
+	ASSERT_LE(huge_kb + 3 * huge / 1024, meminfo_kb("ShmemHugePages:"));
 
-	splits = vmstat("thp_split_page");
+	splits = vmstat_counter("thp_split_page");
 	/* Pages in the middle of the first folio, purged by PURGE_ALL_CACHES... */
 	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, SPLIT_FIRST * page, SPLIT_PAGES * page));
 	ASSERT_LE(SPLIT_PAGES, ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0));
-	/* ...and of the second, by the shrinker through drop_caches. */
+	/* ...of the second, by the shrinker through drop_caches... */
 	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, huge + SPLIT_FIRST * page,
 			    SPLIT_PAGES * page));
 	{
@@ -640,9 +650,18 @@ TEST_F(region, purges_split_large_folios)
 		ASSERT_EQ(1, write(drop, "2", 1));
 		close(drop);
 	}
-	splits_after = vmstat("thp_split_page");
+	/* ...and of the third, removed by the application itself. */
+	ASSERT_EQ(0, madvise(map + 2 * huge + SPLIT_FIRST * page, SPLIT_PAGES * page,
+			     MADV_REMOVE));
+	splits_after = vmstat_counter("thp_split_page");
 	TH_LOG("thp_split_page: %ld before the purges, %ld after", splits, splits_after);
-	EXPECT_LE(splits + 2, splits_after);
+	EXPECT_LE(splits + 3, splits_after);
+	for (int n = 0; n < 3; n++) {
+		off_t start = n * huge + SPLIT_FIRST * page;
+
+		EXPECT_TRUE(hole_at(self->fd, start, start + SPLIT_PAGES * page))
+			TH_LOG("no hole in huge folio %d", n);
+	}
 
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_op(self->fd, ASHMEM_PIN, SPLIT_FIRST * page,
 					    SPLIT_PAGES * page));
@@ -650,8 +669,8 @@ TEST_F(region, purges_split_large_folios)
 					    SPLIT_PAGES * page));
 	for (size_t off = 0; off < size; off += page) {
 		size_t n = (off % huge) / page;
-		bool purged = n >= SPLIT_FIRST && n < SPLIT_FIRST + SPLIT_PAGES;
-		char want = purged ? 0 : (char)((int)(off / page) | 1);
+		bool gone = n >= SPLIT_FIRST && n < SPLIT_FIRST + SPLIT_PAGES;
+		char want = gone ? 0 : (char)((int)(off / page) | 1);
 
 		for (long i = 0; i < page; i++)
 			lost += map[off + i] != want;
