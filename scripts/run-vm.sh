@@ -10,7 +10,7 @@ shift 3
 mkdir -p "$out"
 rm -f "$out/console.log" "$out/tap.log"
 
-VM_TIMEOUT=${VM_TIMEOUT:-1500}
+VM_TIMEOUT=${VM_TIMEOUT:-2400}
 VM_MEMORY=${VM_MEMORY:-2G}
 VM_CPUS=${VM_CPUS:-2}
 

@@ -199,10 +199,13 @@ impl ShmemFile {
         // SAFETY: As above; an inode's file operations are static.
         let shmem_fops = unsafe { &*(*inode).__bindgen_anon_3.i_fop };
         if let Some(class) = lock_class {
-            // SAFETY: Nobody holds or can reach the inode lock yet; name and key are static.
+            // SAFETY: The inode is new, and no one holds its lock: besides this file, which no
+            // one else has, only the superblock's inode list leads to it, and its walkers do not
+            // take the lock. Name and key are static. The lock is passed as a raw pointer: others
+            // may read the inode meanwhile.
             unsafe {
                 bindings::lockdep_set_class_and_name_rwsem(
-                    &mut (*inode).i_rwsem,
+                    core::ptr::addr_of_mut!((*inode).i_rwsem),
                     class.key.as_ptr(),
                     class.name.as_char_ptr(),
                 )
@@ -430,8 +433,7 @@ impl ShmemInodeGuard {
     /// across the range's ends allocates memory.
     pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
         let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if len == 0 || !crate::page::is_page_aligned(offset) || !crate::page::is_page_aligned(len)
-        {
+        if len == 0 || !crate::page::is_page_aligned(offset) || !crate::page::is_page_aligned(len) {
             return Err(EINVAL);
         }
         let start = i64::try_from(offset).map_err(|_| EINVAL)?;

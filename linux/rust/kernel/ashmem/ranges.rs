@@ -347,13 +347,17 @@ impl UnpinnedRanges {
             Some(span) if span.end == interval.end => span.age,
             _ => return None,
         };
-        let node = self.unpinned.remove_node(&interval.start)?.into_reservation();
+        let node = self
+            .unpinned
+            .remove_node(&interval.start)?
+            .into_reservation();
         observer.removed(interval.clone(), age);
         let cut = interval.start.saturating_add(most.max(1));
         let (pages, node) = match res.take() {
             Some(extra) if cut < interval.end => {
                 // INVARIANT: The rest stays where it was, with its age.
-                self.unpinned.insert(interval_node(node, cut..interval.end, age));
+                self.unpinned
+                    .insert(interval_node(node, cut..interval.end, age));
                 observer.added(cut..interval.end, age);
                 (interval.start..cut, extra)
             }
