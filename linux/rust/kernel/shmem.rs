@@ -428,9 +428,9 @@ impl ShmemInodeGuard {
     ///
     /// This is what shmem's hole punch (`fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`)
     /// does, without the seal checks (a [`ShmemFile`] has no seals) and without holding off
-    /// faults meanwhile: pages faulted in again during the punch may stay. Callers punch ranges
-    /// that no other punch under a shared lock covers at the same time. Splitting a huge folio
-    /// across the range's ends allocates memory.
+    /// faults meanwhile: pages faulted in again during the punch may stay. Other punches under the
+    /// shared lock may run at once. Splitting a huge folio across the range's ends allocates
+    /// memory while holding the folio's lock.
     pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
         let end = offset.checked_add(len).ok_or(EINVAL)?;
         if len == 0 || !crate::page::is_page_aligned(offset) || !crate::page::is_page_aligned(len) {
@@ -441,10 +441,12 @@ impl ShmemInodeGuard {
         let last = i64::try_from(end - 1).map_err(|_| EINVAL)?;
         let file = self.file.as_ptr();
         // SAFETY: The file is valid, and so are its inode and mapping. By the type invariants
-        // the current task holds the inode lock shared, so no `fallocate()` or truncation runs;
-        // other punches that hold it shared free other ranges. Both calls lock each folio they
-        // unmap, free or split, and take the mapping's and shmem's own locks for the rest, as
-        // when a fault or a shrinker (drm_gem_shmem's, i915's) races a truncation.
+        // the current task holds the inode lock shared, which keeps out `fallocate()` and
+        // truncation, the callers that expect it exclusive. `unmap_mapping_range()` takes the
+        // mapping's `i_mmap_rwsem`; `shmem_truncate_range()` frees or splits each folio under the
+        // folio's lock after checking that it is still in this mapping, and takes the mapping's
+        // and shmem's own locks for the rest, so other punches of any range and faults may run
+        // at the same time.
         unsafe {
             bindings::unmap_mapping_range((*file).f_mapping, start, len, 0);
             bindings::shmem_truncate_range((*file).f_inode, start, last);

@@ -52,7 +52,7 @@ use crate::{
     static_lock_class,
     str::CStr,
     sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock, LockClassKey},
-    task::{capable, Capability},
+    task::{capable, memalloc_nofs, Capability},
 };
 use core::{
     ops::Range,
@@ -131,8 +131,12 @@ static LAST_AGE: AtomicU64 = AtomicU64::new(0);
 static NEXT_PART: AtomicUsize = AtomicUsize::new(0);
 
 /// How many pages a purge punches at a time, and reclaim takes of an interval at a time: 2 MiB
-/// with 4 KiB pages.
-const PUNCH_CHUNK_PAGES: usize = 512;
+/// (a PMD-sized huge folio on x86 and arm64 with 4 KiB pages), in pages of this kernel's size.
+const PUNCH_CHUNK_PAGES: usize = if PAGE_SIZE < (2 << 20) {
+    (2 << 20) / PAGE_SIZE
+} else {
+    1
+};
 
 /// The name Android gives the shrinker, under `/sys/kernel/debug/shrinker/`.
 pub const SHRINKER_NAME: &CStr = c_str!("android-ashmem");
@@ -357,8 +361,8 @@ pub fn purgeable_pages() -> usize {
 }
 
 /// Purges the oldest unpinned pages until at least `pages` pages are purged or none is left,
-/// as reclaim does: the oldest interval first, at most [`PUNCH_CHUNK_PAGES`] of it at a time
-/// (so that reclaimers running at once share it). It waits for nothing, and passes over parts
+/// as reclaim does: the oldest interval first, up to a 2 MiB boundary of its file at a time (so
+/// that reclaimers running at once share it). It waits for nothing, and passes over parts
 /// of the order that are locked and regions that are busy (locked, with a pin waiting for a
 /// purge in flight, or with the backing file's inode locked exclusive).
 ///
@@ -722,8 +726,9 @@ fn start_oldest(
             next[i] = None;
             continue;
         };
+        // Reclaim ends its part at a 2 MiB boundary of the file, where no huge folio is split.
         let most = match mode {
-            Mode::Reclaim => PUNCH_CHUNK_PAGES,
+            Mode::Reclaim => PUNCH_CHUNK_PAGES - interval.start % PUNCH_CHUNK_PAGES,
             Mode::All => usize::MAX,
         };
         match Shared::try_start_purge(&region, &mut order, interval, most) {
@@ -739,6 +744,25 @@ fn start_oldest(
     None
 }
 
+/// Punches `interval` in chunks, so that memory comes back while a large interval is purged,
+/// and returns how many pages of memory that gave back.
+fn punch_chunks(inode: &ShmemInodeGuard, interval: Range<usize>) -> usize {
+    let mut freed = 0;
+    for start in interval.clone().step_by(PUNCH_CHUNK_PAGES) {
+        let end = interval.end.min(start + PUNCH_CHUNK_PAGES);
+        let before = inode.resident_pages();
+        let punched = inode.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE);
+        let after = inode.resident_pages();
+        // A failed punch leaves the memory in place; the pages are still reported purged at
+        // the next pin, so nothing is lost but memory. The file's count also moves with other
+        // punches and faults: no more than the chunk is counted.
+        if punched.is_ok() {
+            freed += before.saturating_sub(after).min(end - start);
+        }
+    }
+    freed
+}
+
 fn purge(pages: usize, mode: Mode) -> Purged {
     let mut done = Purged::default();
     while done.pages < pages {
@@ -752,19 +776,10 @@ fn purge(pages: usize, mode: Mode) -> Purged {
             continue;
         };
         // Only the inode lock is held here: pins of other regions go on, and pins of this one
-        // wait for `finish_purge()`.
-        // In chunks, so that memory comes back while a large interval is purged.
-        for start in interval.clone().step_by(PUNCH_CHUNK_PAGES) {
-            let end = interval.end.min(start + PUNCH_CHUNK_PAGES);
-            let before = inode.resident_pages();
-            let punched = inode.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE);
-            let after = inode.resident_pages();
-            // A failed punch leaves the memory in place; the pages are still reported purged
-            // at the next pin, so nothing is lost but memory.
-            if punched.is_ok() {
-                done.freed += before.saturating_sub(after);
-            }
-        }
+        // wait for `finish_purge()`. Filesystem reclaim is off: splitting a huge folio allocates
+        // while this task holds the folio's lock, and reclaim entering the shrinker there could
+        // purge other pages of that folio and wait for its lock. (In reclaim it is off already.)
+        done.freed += memalloc_nofs(|| punch_chunks(&inode, interval.clone()));
         drop(inode);
         region.finish_purge();
         done.pages += interval.len();
