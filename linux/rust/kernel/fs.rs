@@ -5,6 +5,6 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 pub mod file;
-pub mod kiocb;
+mod kiocb;
 pub use self::file::{File, LocalFile, ReleasedFile};
 pub use self::kiocb::Kiocb;

@@ -17,29 +17,34 @@ use core::marker::PhantomData;
 ///
 /// # Examples
 ///
-/// ```
-/// use kernel::{bindings, iov::IovIterDest};
+/// A `read_iter` that fills what it is given, called by `kernel_read()` on a test file:
 ///
-/// fn fill(dest: &mut IovIterDest<'_>, data: &[u8]) -> usize {
-///     dest.copy_to_iter(data)
+/// ```
+/// use kernel::{
+///     fs::Kiocb,
+///     iov::IovIterDest,
+///     kunit::{kernel_read, read_test_file, ReadTest},
+/// };
+///
+/// struct Fill;
+///
+/// impl ReadTest for Fill {
+///     fn read_iter(_kiocb: Kiocb<'_, ()>, dest: &mut IovIterDest<'_>) -> Result<usize> {
+///         assert_eq!(dest.len(), 8);
+///         assert_eq!(dest.copy_to_iter(b"ashmem"), 6);
+///         assert_eq!(dest.len(), 2);
+///         // Only what fits is copied.
+///         assert_eq!(dest.copy_to_iter(b"region"), 2);
+///         assert!(dest.is_empty());
+///         Ok(8)
+///     }
 /// }
 ///
+/// let file = read_test_file::<Fill>()?;
 /// let mut buf = [0u8; 8];
-/// # let kvec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-/// # // SAFETY: An all-zero `iov_iter` is a valid argument for `iov_iter_kvec()`.
-/// # let mut raw: bindings::iov_iter = unsafe { core::mem::zeroed() };
-/// # // SAFETY: `raw` and `kvec` are valid, and `kvec` describes `buf`.
-/// # unsafe { bindings::iov_iter_kvec(&mut raw, bindings::ITER_DEST, &kvec, 1, buf.len()) };
-/// # // SAFETY: `raw` is a destination over `buf`, used by this thread only.
-/// # let dest = unsafe { IovIterDest::from_raw(&mut raw) };
-/// assert_eq!(dest.len(), 8);
-/// assert_eq!(fill(dest, b"ashmem"), 6);
-/// assert_eq!(dest.len(), 2);
-/// // Only what fits is copied.
-/// assert_eq!(fill(dest, b"region"), 2);
-/// assert!(dest.is_empty());
-/// # let _ = dest;
+/// assert_eq!(kernel_read(&file, &mut buf, &mut 0)?, 8);
 /// assert_eq!(&buf, b"ashmemre");
+/// # Ok::<(), Error>(())
 /// ```
 #[repr(transparent)]
 pub struct IovIterDest<'data> {

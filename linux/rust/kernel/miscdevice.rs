@@ -324,9 +324,9 @@ pub trait MiscDevice: Sized {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Reads from the file at `kiocb.pos()` into `dest`, moves the position on and returns how
-    /// many bytes were read; 0 means the end of the file.
-    fn read_iter(_kiocb: &mut Kiocb<'_, Self::Ptr>, _dest: &mut IovIterDest<'_>) -> Result<usize> {
+    /// Reads from the file at `kiocb.ki_pos()` into `dest`, moves the position on and returns
+    /// how many bytes were read; 0 means the end of the file.
+    fn read_iter(_kiocb: Kiocb<'_, Self::Ptr>, _dest: &mut IovIterDest<'_>) -> Result<usize> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -429,8 +429,9 @@ impl<T: MiscDevice> FileOperations<T> {
         // SAFETY: `open` stored a `T::Ptr` in the private data, which `release` cannot free
         // while the VFS holds the file for this call.
         let device = unsafe { T::Ptr::borrow((*file).private_data) };
-        // SAFETY: The VFS holds a reference to the file during the call, and ioctls do not
-        // use `fdget_pos()`.
+        // SAFETY: The VFS holds the file during the call. A misc device is a character device,
+        // which `do_dentry_open()` never gives `FMODE_ATOMIC_POS`, so no `fdget_pos()` skips a
+        // position lock on it.
         match T::ioctl(device, unsafe { File::from_raw_file(file) }, cmd, arg) {
             Ok(ret) => ret,
             Err(err) => err.to_errno() as c_long,
@@ -484,9 +485,9 @@ impl<T: MiscDevice> FileOperations<T> {
         };
         // SAFETY: As in `ioctl`.
         let device = unsafe { T::Ptr::borrow((*file).private_data) };
-        // SAFETY: The VFS holds a reference to the file during the call, possibly under
-        // `fdget_pos()`, which `LocalFile` allows. The position is read and written as C's
-        // `llseek` implementations do.
+        // SAFETY: The VFS holds the file during the call, possibly under `fdget_pos()`, which
+        // `LocalFile` allows. The position is read and written as C's `llseek` implementations
+        // do: `fdget_pos()` does not serialise it for a character device.
         let local = unsafe { LocalFile::from_raw_file(file) };
         // SAFETY: The file is valid during the call.
         let pos = unsafe { (*file).f_pos };
@@ -509,10 +510,10 @@ impl<T: MiscDevice> FileOperations<T> {
     ) -> isize {
         // SAFETY: The kiocb is valid and ours during the call, and its file's private data is a
         // `T::Ptr` stored by `open`.
-        let mut kiocb = unsafe { Kiocb::<T::Ptr>::from_raw(kiocb) };
+        let kiocb = unsafe { Kiocb::<T::Ptr>::from_raw(kiocb) };
         // SAFETY: The VFS passes a valid `ITER_DEST` iterator, ours during the call.
         let dest = unsafe { IovIterDest::from_raw(dest) };
-        match T::read_iter(&mut kiocb, dest) {
+        match T::read_iter(kiocb, dest) {
             Ok(read) => read as isize,
             Err(err) => err.to_errno() as isize,
         }

@@ -16,24 +16,32 @@ use core::{fmt, marker::PhantomData};
 ///
 /// # Examples
 ///
+/// A `show` callback, run by the seq_file core when `kernel_read()` reads a test file:
+///
 /// ```
-/// use kernel::{bindings, seq_file::SeqFile, seq_print};
+/// use kernel::{
+///     kunit::{kernel_read, seq_test_file, ShowTest},
+///     seq_file::{seq_print, SeqFile},
+/// };
 ///
 /// fn show_size(m: &SeqFile, size: usize) {
 ///     seq_print!(m, "size:\t{}\n", size);
 /// }
 ///
-/// # let mut buf = [0u8; 32];
-/// # // SAFETY: An all-zero `seq_file` is an empty one; it needs only a buffer to print to.
-/// # let mut raw: bindings::seq_file = unsafe { core::mem::zeroed() };
-/// # raw.buf = buf.as_mut_ptr().cast();
-/// # raw.size = buf.len();
-/// # // SAFETY: `raw` is valid and used by this thread only while `m` lives.
-/// # let m = unsafe { SeqFile::from_raw(&mut raw) };
-/// show_size(m, 4096);
-/// show_size(m, 0);
-/// # let written = raw.count;
-/// # assert_eq!(&buf[..written], b"size:\t4096\nsize:\t0\n");
+/// struct Sizes;
+///
+/// impl ShowTest for Sizes {
+///     fn show(m: &SeqFile) {
+///         show_size(m, 4096);
+///         show_size(m, 0);
+///     }
+/// }
+///
+/// let file = seq_test_file::<Sizes>()?;
+/// let mut buf = [0u8; 32];
+/// let read = kernel_read(&file, &mut buf, &mut 0)?;
+/// assert_eq!(&buf[..read], b"size:\t4096\nsize:\t0\n");
+/// # Ok::<(), Error>(())
 /// ```
 #[repr(transparent)]
 pub struct SeqFile {
@@ -76,3 +84,4 @@ macro_rules! seq_print {
         $m.call_printf(format_args!($($arg)+))
     );
 }
+pub use seq_print;

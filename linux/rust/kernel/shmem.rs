@@ -12,7 +12,7 @@ use crate::{
     fs::File,
     iov::IovIterDest,
     miscdevice::Whence,
-    mm::virt::{flags, VmaNew},
+    mm::virt::{vm_flags_t, VmaNew},
     str::CStr,
     sync::LockClassKey,
     types::ARef,
@@ -175,13 +175,14 @@ impl ShmemFile {
     /// Creates a shmem file of `size` bytes.
     ///
     /// `name` shows in `/proc/<pid>/maps` for mappings of the file, as `/<name> (deleted)`.
-    /// `vm_flags` are those of the mapping that will use it; only [`flags::NORESERVE`] counts,
-    /// which charges memory as it is used instead of all at once. `lock_class` gives the inode
+    /// `vm_flags` are those of the mapping that will use it; only
+    /// [`NORESERVE`](crate::mm::virt::flags::NORESERVE) counts, which charges memory as it is
+    /// used instead of all at once. `lock_class` gives the inode
     /// lock a class of its own.
     pub fn new(
         name: &CStr,
         size: usize,
-        vm_flags: flags::Flags,
+        vm_flags: vm_flags_t,
         lock_class: Option<InodeLockClass>,
     ) -> Result<Self> {
         let size = i64::try_from(size).map_err(|_| EINVAL)?;
@@ -250,7 +251,7 @@ impl ShmemFile {
         let shmem_mmap = shmem_mmap.ok_or(ENODEV)?;
         // SAFETY: `vma` is being set up by an `mmap` call and now maps this file, as shmem's
         // `mmap` expects.
-        to_result(unsafe { shmem_mmap(self.file.as_ptr(), vma.as_raw()) })
+        to_result(unsafe { shmem_mmap(self.file.as_ptr(), vma.as_ptr()) })
     }
 
     /// Frees the memory of `len` bytes at `offset`, keeping the size: they read as zeros after.
@@ -320,26 +321,41 @@ impl ShmemHandle {
     ///
     /// # Examples
     ///
+    /// A test file whose reads read a shmem file, as a driver's `read_iter` would:
+    ///
     /// ```
-    /// use kernel::{bindings, c_str, iov::IovIterDest, page::PAGE_SIZE, shmem::ShmemFile};
+    /// use kernel::{
+    ///     c_str,
+    ///     fs::Kiocb,
+    ///     iov::IovIterDest,
+    ///     kunit::{self, ReadTest},
+    ///     page::PAGE_SIZE,
+    ///     shmem::{ShmemFile, ShmemHandle},
+    /// };
+    ///
+    /// kernel::global_lock! {
+    ///     static BACKING: Mutex<Option<ShmemHandle>> = None;
+    /// }
+    ///
+    /// struct Forward;
+    ///
+    /// impl ReadTest for Forward {
+    ///     fn read_iter(mut kiocb: Kiocb<'_, ()>, dest: &mut IovIterDest<'_>) -> Result<usize> {
+    ///         BACKING.lock().as_ref().ok_or(ENXIO)?.read_iter(kiocb.ki_pos_mut(), dest)
+    ///     }
+    /// }
     ///
     /// let shmem = ShmemFile::new(c_str!("kunit-read"), PAGE_SIZE, 0, None)?;
-    /// let reader = shmem.handle();
+    /// *BACKING.lock() = Some(shmem.handle());
+    /// let file = kunit::read_test_file::<Forward>()?;
     /// let mut buf = [0xffu8; 16];
-    /// # let kvec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    /// # // SAFETY: An all-zero `iov_iter` is a valid argument for `iov_iter_kvec()`.
-    /// # let mut raw: bindings::iov_iter = unsafe { core::mem::zeroed() };
-    /// # // SAFETY: `raw` and `kvec` are valid, and `kvec` describes `buf`.
-    /// # unsafe { bindings::iov_iter_kvec(&mut raw, bindings::ITER_DEST, &kvec, 1, buf.len()) };
-    /// # // SAFETY: `raw` is a destination over `buf`, used by this thread only.
-    /// # let dest = unsafe { IovIterDest::from_raw(&mut raw) };
     /// let mut pos = PAGE_SIZE as i64 - 4;
     /// // A new file reads as zeros, up to its end.
-    /// assert_eq!(reader.read_iter(&mut pos, dest)?, 4);
+    /// assert_eq!(kunit::kernel_read(&file, &mut buf, &mut pos)?, 4);
     /// assert_eq!(pos, PAGE_SIZE as i64);
-    /// assert_eq!(reader.read_iter(&mut pos, dest)?, 0);
-    /// # let _ = dest;
+    /// assert_eq!(kunit::kernel_read(&file, &mut buf, &mut pos)?, 0);
     /// assert_eq!(buf[..4], [0; 4]);
+    /// *BACKING.lock() = None;
     /// assert_eq!(shmem.size(), PAGE_SIZE as i64);
     /// assert_ne!(shmem.inode_number(), 0);
     /// # Ok::<(), Error>(())

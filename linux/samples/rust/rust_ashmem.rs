@@ -104,9 +104,9 @@ impl MiscDevice for Ashmem {
         region.llseek(pos, offset, whence)
     }
 
-    fn read_iter(kiocb: &mut Kiocb<'_, Arc<Region>>, dest: &mut IovIterDest<'_>) -> Result<usize> {
-        let region = kiocb.device();
-        region.read_iter(kiocb.pos_mut(), dest)
+    fn read_iter(mut kiocb: Kiocb<'_, Arc<Region>>, dest: &mut IovIterDest<'_>) -> Result<usize> {
+        let region = kiocb.file();
+        region.read_iter(kiocb.ki_pos_mut(), dest)
     }
 
     fn show_fdinfo(region: ArcBorrow<'_, Region>, m: &SeqFile, _file: &File) {
@@ -129,8 +129,8 @@ fn ioctl(region: &Region, cmd: u32, arg: usize, abi: Abi) -> Result<isize> {
             let mut buf = [0u8; NAME_LEN];
             let name = UserSlice::new(arg, NAME_LEN)
                 .reader()
-                .read_c_str(&mut buf)?;
-            region.set_name(name.as_c_str())?;
+                .strcpy_into_buf(&mut buf)?;
+            region.set_name(name)?;
             Ok(0)
         }
         ioctl::GET_NAME => {

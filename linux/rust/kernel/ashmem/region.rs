@@ -31,7 +31,7 @@ use crate::{
     error::{code::*, Result},
     iov::IovIterDest,
     miscdevice::Whence,
-    mm::virt::{flags, prot, VmaNew},
+    mm::virt::{prot, vm_flags_t, VmaNew},
     new_condvar, new_mutex, new_spinlock,
     page::{is_page_aligned, page_align, PAGE_SIZE},
     prelude::*,
@@ -414,14 +414,15 @@ impl Region {
             _ => return Err(EINVAL),
         }
         let mask = state.prot_mask;
+        // A mapping that asks for a protection the mask removed gets `EPERM`, as from C ashmem.
         if mask & prot::READ == 0 {
-            vma.try_clear_mayread()?;
+            vma.try_clear_mayread().map_err(|_| EPERM)?;
         }
         if mask & prot::WRITE == 0 {
-            vma.try_clear_maywrite()?;
+            vma.try_clear_maywrite().map_err(|_| EPERM)?;
         }
         if mask & prot::EXEC == 0 {
-            vma.try_clear_mayexec()?;
+            vma.try_clear_mayexec().map_err(|_| EPERM)?;
         }
 
         if let Backing::Unbacked(region) = &state.backing {
@@ -451,7 +452,7 @@ impl Region {
         }
     }
 
-    fn create_backing(name: &Name, size: usize, vm_flags: flags::Flags) -> Result<ShmemFile> {
+    fn create_backing(name: &Name, size: usize, vm_flags: vm_flags_t) -> Result<ShmemFile> {
         // "dev/ashmem/<name>", or "dev/ashmem" without a name.
         let mut full = [0u8; NAME_PREFIX.len() + NAME_LEN];
         let len = if name.len == 0 {

@@ -3,15 +3,19 @@
 //! Open files (`struct file`).
 //!
 //! A [`File`] may be shared between threads. A [`LocalFile`] is one that the current thread may
-//! be using under `fdget_pos()`, which skips the file's position lock when the descriptor table is
-//! not shared, so it must stay on this thread.
+//! be using under `fdget_pos()`, which skips the file's position lock when it finds the file
+//! unshared, so it must stay on this thread.
+//!
+//! Only files with `FMODE_ATOMIC_POS` have a position lock: `do_dentry_open()` gives it to
+//! regular files and directories. `fdget_pos()` never locks the position of any other file, a
+//! character device for instance, so sharing such a file cannot break what `fdget_pos()` assumed.
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h) and
 //! [`include/linux/file.h`](srctree/include/linux/file.h)
 
 use crate::{
     bindings,
-    error::{code::*, from_err_ptr, Result},
+    error::{code::*, from_err_ptr, Error, Result},
     str::CStr,
     types::{ARef, AlwaysRefCounted, Opaque},
 };
@@ -44,7 +48,9 @@ pub mod flags {
 /// - The file is valid: its reference count is nonzero for as long as the `File` is
 ///   reachable, whether through an [`ARef<File>`] that owns a reference or a `&File` that borrows
 ///   one.
-/// - No thread uses it under an `fdget_pos()` that skipped its position lock.
+/// - No thread is in an `fdget_pos()` section that skipped the file's `f_pos_lock` because the
+///   file was not shared (`file_needs_f_pos_lock()`: the file has `FMODE_ATOMIC_POS` and one
+///   reference). A file without `FMODE_ATOMIC_POS` is never in such a section.
 ///
 /// # Examples
 ///
@@ -66,8 +72,8 @@ pub struct File {
     inner: Opaque<bindings::file>,
 }
 
-// SAFETY: By the type invariants no thread holds the file under an `fdget_pos()` that skipped
-// its position lock, so it may be used and released from any thread.
+// SAFETY: By the type invariants no `fdget_pos()` relies on the file staying unshared, so it may
+// be used and released from any thread.
 unsafe impl Send for File {}
 
 // SAFETY: All methods that take `&File` are safe to call concurrently: the fields they read are
@@ -98,8 +104,8 @@ impl File {
         // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
         let file =
             from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, 0) })?;
-        // INVARIANT: `filp_open()` returns a file with a reference that we now own; the file was
-        // never in a descriptor table, so no `fdget_pos()` holds it.
+        // INVARIANT: `filp_open()` returns a file with a reference that we now own; the file is
+        // in no descriptor table, so no `fdget_pos()` can find it.
         // SAFETY: The pointer is valid and owns a reference.
         Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) })
     }
@@ -109,7 +115,9 @@ impl File {
     /// # Safety
     ///
     /// - `ptr` points at a file whose reference count stays nonzero for the duration of `'a`.
-    /// - No thread holds it under an `fdget_pos()` that skipped its position lock during `'a`.
+    /// - No thread is in an `fdget_pos()` section that skipped its `f_pos_lock` because it was not
+    ///   shared, during `'a` (see the type invariants). This holds for any file without
+    ///   `FMODE_ATOMIC_POS`, such as a character device.
     pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a File {
         // INVARIANT: The safety requirements are the type invariants.
         // SAFETY: `File` is a transparent wrapper of `struct file`, valid for `'a`.
@@ -137,12 +145,13 @@ impl Deref for File {
 ///
 /// # Examples
 ///
-/// A descriptor that is not open gives `EBADF`:
+/// A descriptor that is not open gives [`BadFdError`], which converts to `EBADF`:
 ///
 /// ```
-/// use kernel::fs::LocalFile;
+/// use kernel::fs::{file::BadFdError, LocalFile};
 ///
-/// assert_eq!(LocalFile::fget(u32::MAX).err(), Some(EBADF));
+/// assert_eq!(LocalFile::fget(u32::MAX).err(), Some(BadFdError));
+/// assert_eq!(Error::from(BadFdError), EBADF);
 /// ```
 #[repr(transparent)]
 pub struct LocalFile {
@@ -166,10 +175,10 @@ unsafe impl AlwaysRefCounted for LocalFile {
 impl LocalFile {
     /// Takes a reference to the file open as `fd` in the current task's descriptor table.
     ///
-    /// Fails with [`EBADF`] if no file is open as `fd`.
-    pub fn fget(fd: u32) -> Result<ARef<LocalFile>> {
+    /// Fails with [`BadFdError`] if no file is open as `fd`.
+    pub fn fget(fd: u32) -> Result<ARef<LocalFile>, BadFdError> {
         // SAFETY: `fget()` takes any descriptor number and returns an owned reference or null.
-        let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
+        let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(BadFdError)?;
         // INVARIANT: `fget()` returned a reference that we now own.
         // SAFETY: The pointer is valid and owns a reference.
         Ok(unsafe { ARef::from_raw(file.cast()) })
@@ -190,8 +199,10 @@ impl LocalFile {
     ///
     /// # Safety
     ///
-    /// No `fdget_pos()` that skipped the file's position lock may be active on this thread for
-    /// this file; one from [`LocalFile::fget`] in an `ioctl` handler qualifies, for instance.
+    /// No `fdget_pos()` section that skipped the file's `f_pos_lock` because it was not shared may
+    /// be active on this thread for this file (see [`File`]'s invariants); one from
+    /// [`LocalFile::fget`] in an `ioctl` handler qualifies, for instance, since `ioctl(2)` uses
+    /// `fdget()`.
     pub unsafe fn assume_no_fdget_pos(me: ARef<LocalFile>) -> ARef<File> {
         // INVARIANT: The safety requirement gives the extra invariant of `File`.
         // SAFETY: Both types wrap `struct file` transparently; the reference moves over.
@@ -287,5 +298,22 @@ impl ReleasedFile {
     pub fn flags(&self) -> u32 {
         // SAFETY: The file is valid by the type invariant, and no one else uses it.
         unsafe { (*self.as_ptr()).f_flags }
+    }
+}
+
+/// The error of [`LocalFile::fget`]: no file is open as the descriptor. It converts to
+/// [`EBADF`].
+#[derive(Copy, Clone, Eq, PartialEq)]
+pub struct BadFdError;
+
+impl From<BadFdError> for Error {
+    fn from(_: BadFdError) -> Error {
+        EBADF
+    }
+}
+
+impl core::fmt::Debug for BadFdError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.pad("EBADF")
     }
 }

@@ -4,13 +4,13 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use crate::{bindings, fs::LocalFile, types::ForeignOwnable};
+use crate::{bindings, types::ForeignOwnable};
 use core::{marker::PhantomData, ptr::NonNull};
 
 /// The I/O control block of a read on a file whose private data is a `T`.
 ///
-/// The read starts at [`Kiocb::pos`]; a read that moves the position updates it, and the caller
-/// stores it back into the file.
+/// The read starts at [`Kiocb::ki_pos`]; a read that moves the position updates it, and the
+/// caller stores it back into the file.
 ///
 /// # Invariants
 ///
@@ -19,31 +19,41 @@ use core::{marker::PhantomData, ptr::NonNull};
 ///
 /// # Examples
 ///
-/// A read that consumes 4 bytes moves the position on:
+/// A `read_iter` that serves a fixed text from the position on, called by `kernel_read()` on a
+/// test file:
 ///
 /// ```
-/// use kernel::{bindings, c_str, fs::{file::flags, File, Kiocb}};
+/// use kernel::{
+///     fs::Kiocb,
+///     iov::IovIterDest,
+///     kunit::{kernel_read, read_test_file, ReadTest},
+/// };
 ///
-/// fn consume(kiocb: &mut Kiocb<'_, ()>, bytes: i64) {
-///     *kiocb.pos_mut() += bytes;
+/// struct Text;
+///
+/// impl ReadTest for Text {
+///     fn read_iter(mut kiocb: Kiocb<'_, ()>, dest: &mut IovIterDest<'_>) -> Result<usize> {
+///         let text = b"ashmem";
+///         let start = usize::try_from(kiocb.ki_pos())?.min(text.len());
+///         let read = dest.copy_to_iter(&text[start..]);
+///         *kiocb.ki_pos_mut() += read as i64;
+///         Ok(read)
+///     }
 /// }
 ///
-/// let root = File::open(c_str!("/"), flags::O_RDONLY)?;
-/// # // SAFETY: An all-zero `kiocb` is a valid one before its file is set.
-/// # let mut raw: bindings::kiocb = unsafe { core::mem::zeroed() };
-/// # raw.ki_filp = root.as_ptr();
-/// # raw.ki_pos = 16;
-/// # // SAFETY: `raw` is valid and ours, and `()` never reads the file's private data.
-/// # let mut kiocb = unsafe { Kiocb::<()>::from_raw(&mut raw) };
-/// assert_eq!(kiocb.pos(), 16);
-/// consume(&mut kiocb, 4);
-/// assert_eq!(kiocb.pos(), 20);
-/// assert_eq!(kiocb.file().inode_number(), root.inode_number());
+/// let file = read_test_file::<Text>()?;
+/// let mut buf = [0u8; 3];
+/// let mut pos = 1;
+/// assert_eq!(kernel_read(&file, &mut buf, &mut pos)?, 3);
+/// assert_eq!((&buf, pos), (b"shm", 4));
+/// assert_eq!(kernel_read(&file, &mut buf, &mut pos)?, 2);
+/// assert_eq!((&buf[..2], pos), (&b"em"[..], 6));
+/// assert_eq!(kernel_read(&file, &mut buf, &mut pos)?, 0);
 /// # Ok::<(), Error>(())
 /// ```
 pub struct Kiocb<'a, T> {
     inner: NonNull<bindings::kiocb>,
-    _data: PhantomData<&'a T>,
+    _phantom: PhantomData<&'a T>,
 }
 
 impl<'a, T: ForeignOwnable> Kiocb<'a, T> {
@@ -58,31 +68,30 @@ impl<'a, T: ForeignOwnable> Kiocb<'a, T> {
         Self {
             // SAFETY: A valid pointer is not null.
             inner: unsafe { NonNull::new_unchecked(kiocb) },
-            _data: PhantomData,
+            _phantom: PhantomData,
         }
     }
 
-    /// Returns the file's private data.
-    pub fn device(&self) -> T::Borrowed<'a> {
+    /// Returns the raw `struct kiocb` pointer.
+    pub fn as_raw(&self) -> *mut bindings::kiocb {
+        self.inner.as_ptr()
+    }
+
+    /// Returns the private data of the file being read.
+    pub fn file(&self) -> T::Borrowed<'a> {
         // SAFETY: The file is valid and its private data came from `T::into_foreign()`, and
         // stays valid for `'a`, by the type invariants.
         unsafe { T::borrow((*(*self.inner.as_ptr()).ki_filp).private_data) }
     }
 
-    /// Returns the file being read.
-    pub fn file(&self) -> &'a LocalFile {
-        // SAFETY: The file is valid for `'a` by the type invariants.
-        unsafe { LocalFile::from_raw_file((*self.inner.as_ptr()).ki_filp) }
-    }
-
     /// Returns the position the read starts at.
-    pub fn pos(&self) -> i64 {
+    pub fn ki_pos(&self) -> i64 {
         // SAFETY: The kiocb is valid and ours by the type invariants.
         unsafe { (*self.inner.as_ptr()).ki_pos }
     }
 
     /// Returns the position, for code that moves it as it reads, such as `vfs_iter_read()`.
-    pub fn pos_mut(&mut self) -> &mut i64 {
+    pub fn ki_pos_mut(&mut self) -> &mut i64 {
         // SAFETY: The kiocb is valid and ours by the type invariants, and `&mut self` makes
         // this the only reference to the position.
         unsafe { &mut (*self.inner.as_ptr()).ki_pos }

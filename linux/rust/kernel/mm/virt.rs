@@ -5,7 +5,7 @@
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use crate::{bindings, error::code::*, error::Result, fs::File, types::Opaque};
-use core::marker::PhantomData;
+use core::ops::Deref;
 
 /// Memory protection bits, as `mmap(2)` and `mprotect(2)` take them.
 pub mod prot {
@@ -17,29 +17,31 @@ pub mod prot {
     pub const EXEC: u32 = bindings::PROT_EXEC;
 }
 
-/// Flags of a VMA (`vm_flags`), as [`VmaNew::flags`] returns them.
+/// The type of a VMA's flags, see [`flags`].
+pub use bindings::vm_flags_t;
+
+/// Flags of a VMA (`vm_flags`), as [`VmaRef::flags`] returns them.
 pub mod flags {
-    /// The type of VMA flags.
-    pub type Flags = bindings::vm_flags_t;
+    use super::vm_flags_t;
 
     /// The mapping may be read now.
-    pub const READ: Flags = bindings::VM_READ as Flags;
+    pub const READ: vm_flags_t = bindings::VM_READ as vm_flags_t;
     /// The mapping may be written now.
-    pub const WRITE: Flags = bindings::VM_WRITE as Flags;
+    pub const WRITE: vm_flags_t = bindings::VM_WRITE as vm_flags_t;
     /// The mapping may be executed now.
-    pub const EXEC: Flags = bindings::VM_EXEC as Flags;
+    pub const EXEC: vm_flags_t = bindings::VM_EXEC as vm_flags_t;
     /// Writes reach the backing object and other mappings of it (`MAP_SHARED`).
-    pub const SHARED: Flags = bindings::VM_SHARED as Flags;
+    pub const SHARED: vm_flags_t = bindings::VM_SHARED as vm_flags_t;
     /// `mprotect(2)` may add [`READ`].
-    pub const MAYREAD: Flags = bindings::VM_MAYREAD as Flags;
+    pub const MAYREAD: vm_flags_t = bindings::VM_MAYREAD as vm_flags_t;
     /// `mprotect(2)` may add [`WRITE`].
-    pub const MAYWRITE: Flags = bindings::VM_MAYWRITE as Flags;
+    pub const MAYWRITE: vm_flags_t = bindings::VM_MAYWRITE as vm_flags_t;
     /// `mprotect(2)` may add [`EXEC`].
-    pub const MAYEXEC: Flags = bindings::VM_MAYEXEC as Flags;
+    pub const MAYEXEC: vm_flags_t = bindings::VM_MAYEXEC as vm_flags_t;
     /// The mapping was asked for as `MAP_SHARED`.
-    pub const MAYSHARE: Flags = bindings::VM_MAYSHARE as Flags;
+    pub const MAYSHARE: vm_flags_t = bindings::VM_MAYSHARE as vm_flags_t;
     /// Memory is charged as it is used, not all when mapped.
-    pub const NORESERVE: Flags = bindings::VM_NORESERVE as Flags;
+    pub const NORESERVE: vm_flags_t = bindings::VM_NORESERVE as vm_flags_t;
 }
 
 /// A VMA that a file's `mmap` operation is setting up.
@@ -87,10 +89,10 @@ pub mod flags {
 /// A handler can refuse a mapping, and make the permissions it allows final:
 ///
 /// ```
-/// use kernel::{kunit, mm::virt::{flags, prot, VmaNew}, page::PAGE_SIZE};
+/// use kernel::{kunit, mm::virt::{flags, prot, vm_flags_t, VmaNew}, page::PAGE_SIZE};
 ///
 /// kernel::global_lock! {
-///     static FLAGS: SpinLock<flags::Flags> = 0;
+///     static FLAGS: SpinLock<vm_flags_t> = 0;
 /// }
 ///
 /// struct ReadOnly;
@@ -106,7 +108,7 @@ pub mod flags {
 ///
 /// let file = kunit::mmap_test_file::<ReadOnly>()?;
 /// let writable = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ | prot::WRITE, true);
-/// assert_eq!(writable.err(), Some(EPERM));
+/// assert_eq!(writable.err(), Some(EINVAL));
 ///
 /// kunit::map_file(&file, 0, PAGE_SIZE, prot::READ, true)?;
 /// let seen = *FLAGS.lock();
@@ -148,8 +150,7 @@ pub mod flags {
 /// ```
 #[repr(transparent)]
 pub struct VmaNew {
-    vma: Opaque<bindings::vm_area_struct>,
-    _not_send: PhantomData<*mut ()>,
+    vma: VmaRef,
 }
 
 impl VmaNew {
@@ -160,26 +161,10 @@ impl VmaNew {
     /// For `'a`, `vma` points at a VMA that an `mmap` file operation on the current thread is
     /// setting up, with the `mmap_lock` held for writing.
     pub unsafe fn from_raw<'a>(vma: *mut bindings::vm_area_struct) -> &'a VmaNew {
-        // INVARIANT: The safety requirements are the type invariants.
+        // INVARIANT: The safety requirements are the type invariants, and imply those of
+        // `VmaRef`.
         // SAFETY: `VmaNew` is a transparent wrapper of `struct vm_area_struct`, valid for `'a`.
         unsafe { &*vma.cast() }
-    }
-
-    /// Returns the raw `struct vm_area_struct` pointer.
-    pub fn as_raw(&self) -> *mut bindings::vm_area_struct {
-        self.vma.get()
-    }
-
-    /// Returns the first address of the mapping.
-    pub fn start(&self) -> usize {
-        // SAFETY: The VMA is valid by the type invariants, and its range is set before `mmap`.
-        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
-    }
-
-    /// Returns the address just past the mapping.
-    pub fn end(&self) -> usize {
-        // SAFETY: As in `start`.
-        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
     }
 
     /// Returns the length of the mapping in bytes, a multiple of the page size.
@@ -195,13 +180,7 @@ impl VmaNew {
     /// Returns the offset of the mapping in the file, in pages.
     pub fn pgoff(&self) -> usize {
         // SAFETY: The VMA is valid by the type invariants.
-        unsafe { (*self.as_raw()).vm_pgoff }
-    }
-
-    /// Returns the mapping's flags, see [`flags`].
-    pub fn flags(&self) -> flags::Flags {
-        // SAFETY: The VMA is valid and only this thread sees it, by the type invariants.
-        unsafe { (*self.as_raw()).__bindgen_anon_2.__vm_flags }
+        unsafe { (*self.as_ptr()).vm_pgoff }
     }
 
     /// Returns whether writes reach the backing object: the mapping is `MAP_SHARED`.
@@ -209,37 +188,37 @@ impl VmaNew {
         self.flags() & flags::SHARED != 0
     }
 
-    fn update_flags(&self, set: flags::Flags, clear: flags::Flags) {
+    fn update_flags(&self, set: vm_flags_t, clear: vm_flags_t) {
         let new = (self.flags() | set) & !clear;
         // SAFETY: The VMA is valid and only this thread sees it, by the type invariants; the
         // caller of `mmap` reads the flags back after the call, as with `vm_flags_mod()`.
-        unsafe { (*self.as_raw()).__bindgen_anon_2.__vm_flags = new };
+        unsafe { (*self.as_ptr()).__bindgen_anon_2.__vm_flags = new };
     }
 
     /// Forbids making the mapping readable later with `mprotect(2)`.
     ///
-    /// Fails with [`EPERM`] if the mapping is readable already.
+    /// Fails with [`EINVAL`] if the mapping is readable already.
     pub fn try_clear_mayread(&self) -> Result {
         self.try_clear_may(flags::READ, flags::MAYREAD)
     }
 
     /// Forbids making the mapping writable later with `mprotect(2)`.
     ///
-    /// Fails with [`EPERM`] if the mapping is writable already.
+    /// Fails with [`EINVAL`] if the mapping is writable already.
     pub fn try_clear_maywrite(&self) -> Result {
         self.try_clear_may(flags::WRITE, flags::MAYWRITE)
     }
 
     /// Forbids making the mapping executable later with `mprotect(2)`.
     ///
-    /// Fails with [`EPERM`] if the mapping is executable already.
+    /// Fails with [`EINVAL`] if the mapping is executable already.
     pub fn try_clear_mayexec(&self) -> Result {
         self.try_clear_may(flags::EXEC, flags::MAYEXEC)
     }
 
-    fn try_clear_may(&self, now: flags::Flags, may: flags::Flags) -> Result {
+    fn try_clear_may(&self, now: vm_flags_t, may: vm_flags_t) -> Result {
         if self.flags() & now != 0 {
-            return Err(EPERM);
+            return Err(EINVAL);
         }
         self.update_flags(0, may);
         Ok(())
@@ -250,7 +229,7 @@ impl VmaNew {
     pub fn set_anonymous(&self) {
         // SAFETY: The VMA is valid and only this thread sees it, by the type invariants. No
         // operations is what `vma_set_anonymous()` sets.
-        unsafe { (*self.as_raw()).vm_ops = core::ptr::null() };
+        unsafe { (*self.as_ptr()).vm_ops = core::ptr::null() };
     }
 
     /// Makes the mapping map `file` instead of the file being mapped.
@@ -270,6 +249,65 @@ impl VmaNew {
         // SAFETY: The VMA is valid and only this thread sees it, by the type invariants, and
         // `file` is valid; `vma_set_file()` takes its own reference. The caller vouches for
         // mapping `file` with the VMA's flags.
-        unsafe { bindings::vma_set_file(self.as_raw(), file.as_ptr()) };
+        unsafe { bindings::vma_set_file(self.as_ptr(), file.as_ptr()) };
+    }
+}
+
+impl Deref for VmaNew {
+    type Target = VmaRef;
+
+    fn deref(&self) -> &VmaRef {
+        &self.vma
+    }
+}
+
+/// A VMA that the caller may read.
+///
+/// # Invariants
+///
+/// For as long as the `VmaRef` is reachable, the VMA is valid and the current thread holds its
+/// mm's `mmap_lock`, or the VMA's own lock, at least for reading; or the VMA is still being set
+/// up by an `mmap` file operation on the current thread, as for [`VmaNew`].
+#[repr(transparent)]
+pub struct VmaRef {
+    vma: Opaque<bindings::vm_area_struct>,
+}
+
+impl VmaRef {
+    /// Creates a reference to a [`VmaRef`] from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// For `'a`, `vma` points at a valid VMA whose mm's `mmap_lock`, or whose own lock, the
+    /// current thread holds at least for reading.
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a VmaRef {
+        // INVARIANT: The safety requirements are the type invariants.
+        // SAFETY: `VmaRef` is a transparent wrapper of `struct vm_area_struct`, valid for `'a`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Returns the raw `struct vm_area_struct` pointer.
+    pub fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+        self.vma.get()
+    }
+
+    /// Returns the mapping's flags, see [`flags`].
+    pub fn flags(&self) -> vm_flags_t {
+        // SAFETY: The VMA is valid by the type invariants, and its flags change only under the
+        // `mmap_lock` held for writing, or on the current thread during `mmap`.
+        unsafe { (*self.as_ptr()).__bindgen_anon_2.__vm_flags }
+    }
+
+    /// Returns the first address of the mapping.
+    pub fn start(&self) -> usize {
+        // SAFETY: The VMA is valid by the type invariants, and its range changes only under the
+        // `mmap_lock` held for writing.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
+    }
+
+    /// Returns the address just past the mapping.
+    pub fn end(&self) -> usize {
+        // SAFETY: As in `start`.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
     }
 }
