@@ -873,11 +873,11 @@ impl Shrinker for PurgeShrinker {
 /// unregisters it.
 pub fn register_shrinker(name: &CStr) -> Result<ShrinkerRegistration<PurgeShrinker>> {
     let mut builder = ShrinkerBuilder::new(name)?;
-    // A scan purges whole intervals, however few pages it is asked for. Reclaim would otherwise
-    // wait until it wants 128 pages (`SHRINK_BATCH`), which its gentlest passes never do while
-    // less than 1 GiB is unpinned, and may OOM-kill first: its estimates do not count unpinned
-    // memory as reclaimable. With the default cost per page, one `drop_caches` pass purges
-    // every unpinned page.
+    // A scan purges at least one page, however few it is asked for. Reclaim would otherwise wait
+    // until it wants 128 pages (`SHRINK_BATCH`), which its gentlest passes never do while less
+    // than 1 GiB is unpinned, and may OOM-kill first: its estimates do not count unpinned memory
+    // as reclaimable. With the default cost per page, one `drop_caches` pass purges every
+    // unpinned page.
     builder.set_batch(1);
     Ok(builder.register::<PurgeShrinker>(()))
 }
