@@ -6,5 +6,5 @@
 
 pub mod file;
 mod kiocb;
-pub use self::file::{File, LocalFile, ReleasedFile};
+pub use self::file::{File, LocalFile, OpeningFile, ReleasedFile};
 pub use self::kiocb::Kiocb;

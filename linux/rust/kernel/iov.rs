@@ -40,7 +40,8 @@ use core::marker::PhantomData;
 ///     }
 /// }
 ///
-/// let file = read_test_file::<Fill>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let file = unsafe { read_test_file::<Fill>() }?;
 /// let mut buf = [0u8; 8];
 /// assert_eq!(kernel_read(&file, &mut buf, &mut 0)?, 8);
 /// assert_eq!(&buf, b"ashmemre");

@@ -12,7 +12,7 @@ use crate::{
     bindings, build_error,
     error::{to_result, Error, Result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_long, c_uint, c_ulong},
-    fs::{File, Kiocb, LocalFile, ReleasedFile},
+    fs::{File, Kiocb, LocalFile, OpeningFile, ReleasedFile},
     init::{pin_init_from_closure, PinInit},
     iov::IovIterDest,
     mm::virt::VmaNew,
@@ -109,7 +109,7 @@ impl MiscDeviceOptions {
 /// ```
 /// use kernel::{
 ///     c_str,
-///     fs::File,
+///     fs::OpeningFile,
 ///     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
 ///     prelude::*,
 ///     ThisModule,
@@ -124,7 +124,7 @@ impl MiscDeviceOptions {
 ///     type Ptr = ();
 ///     const OWNER: &'static ThisModule = &THIS_MODULE;
 ///
-///     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result {
+///     fn open(_file: &OpeningFile, _misc: &MiscDeviceRegistration<Self>) -> Result {
 ///         Ok(())
 ///     }
 /// }
@@ -166,7 +166,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// ```
     /// use kernel::{
     ///     c_str,
-    ///     fs::File,
+    ///     fs::OpeningFile,
     ///     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     ///     prelude::*,
     ///     ThisModule,
@@ -181,7 +181,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ///     type Ptr = ();
     ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
-    ///     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result {
+    ///     fn open(_file: &OpeningFile, _misc: &MiscDeviceRegistration<Self>) -> Result {
     ///         Err(ENODEV)
     ///     }
     /// }
@@ -264,7 +264,8 @@ pub trait MiscDevice: Sized {
     ///
     /// `misc` is the registration being opened; it stays registered only during the call, which
     /// runs under the misc core's lock, so this must not register or deregister misc devices.
-    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
+    /// The file is not open yet, so it cannot be kept (see [`OpeningFile`]).
+    fn open(file: &OpeningFile, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
 
     /// Releases a file when its last reference goes.
     ///
@@ -310,7 +311,8 @@ pub trait MiscDevice: Sized {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Moves the file position: returns the new position, which is then stored in the file.
+    /// Moves the file position: returns the new position, which is then stored in the file. A
+    /// negative one is not stored, and the seek fails with `EINVAL`, as `vfs_setpos()` does.
     ///
     /// `pos` is the current position; the file may be shared with another thread seeking at the
     /// same time, as in C.
@@ -396,10 +398,10 @@ impl<T: MiscDevice> FileOperations<T> {
         // SAFETY: Per the safety requirements, `private_data` is the registration, which is a
         // transparent wrapper of the `struct miscdevice`, valid during the call.
         let misc = unsafe { &*(*file).private_data.cast::<MiscDeviceRegistration<T>>() };
-        // SAFETY: The VFS holds a reference to the file being opened, and it is in no
-        // descriptor table yet.
-        let file_ref = unsafe { File::from_raw_file(file) };
-        match T::open(file_ref, misc) {
+        // SAFETY: `do_dentry_open()` calls this for the file it is opening, on this thread, and
+        // the reference lives only during the call.
+        let opening = unsafe { OpeningFile::from_raw_file(file) };
+        match T::open(opening, misc) {
             Ok(ptr) => {
                 // SAFETY: The file is valid and being opened by this thread. From now on its
                 // private data is `T::Ptr`'s, which the other trampolines rely on.
@@ -489,12 +491,15 @@ impl<T: MiscDevice> FileOperations<T> {
         // `LocalFile` allows. The position is read and written as C's `llseek` implementations
         // do: `fdget_pos()` does not serialise it for a character device.
         let local = unsafe { LocalFile::from_raw_file(file) };
-        // SAFETY: The file is valid during the call.
-        let pos = unsafe { (*file).f_pos };
+        // SAFETY: The file is valid during the call. Reads and seeks on other threads may
+        // access the position at the same time, as they do for C drivers: volatile accesses.
+        let pos = unsafe { core::ptr::addr_of!((*file).f_pos).read_volatile() };
         match T::llseek(device, local, pos, offset, whence) {
+            // As `vfs_setpos()`, which C's `llseek` implementations use, refuses.
+            Ok(new) if new < 0 => EINVAL.to_errno().into(),
             Ok(new) => {
                 // SAFETY: As above.
-                unsafe { (*file).f_pos = new };
+                unsafe { core::ptr::addr_of_mut!((*file).f_pos).write_volatile(new) };
                 new
             }
             Err(err) => err.to_errno().into(),

@@ -37,7 +37,8 @@ use core::{fmt, marker::PhantomData};
 ///     }
 /// }
 ///
-/// let file = seq_test_file::<Sizes>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let file = unsafe { seq_test_file::<Sizes>() }?;
 /// let mut buf = [0u8; 32];
 /// let read = kernel_read(&file, &mut buf, &mut 0)?;
 /// assert_eq!(&buf[..read], b"size:\t4096\nsize:\t0\n");

@@ -70,7 +70,8 @@ pub struct InodeLockClass {
 /// // Holes are punched from reclaim: the inode lock gets a class of its own.
 /// let class = InodeLockClass { name: c_str!("kunit_shmem_inode"), key: static_lock_class!() };
 /// *BACKING.lock() = Some(ShmemFile::new(c_str!("kunit-shmem"), 4 * PAGE_SIZE, 0, Some(class))?);
-/// let driver = kunit::mmap_test_file::<Driver>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let driver = unsafe { kunit::mmap_test_file::<Driver>() }?;
 /// let addr = kunit::map_file(&driver, 0, 4 * PAGE_SIZE, prot::READ | prot::WRITE, true)?;
 ///
 /// for page in 0..4 {
@@ -347,7 +348,8 @@ impl ShmemHandle {
     ///
     /// let shmem = ShmemFile::new(c_str!("kunit-read"), PAGE_SIZE, 0, None)?;
     /// *BACKING.lock() = Some(shmem.handle());
-    /// let file = kunit::read_test_file::<Forward>()?;
+    /// // SAFETY: Examples are built into the kernel.
+    /// let file = unsafe { kunit::read_test_file::<Forward>() }?;
     /// let mut buf = [0xffu8; 16];
     /// let mut pos = PAGE_SIZE as i64 - 4;
     /// // A new file reads as zeros, up to its end.
@@ -368,7 +370,8 @@ impl ShmemHandle {
     ///
     /// Both are in bytes and should be page aligned; partial pages are zeroed instead. Calls
     /// shmem's `fallocate` directly, without `vfs_fallocate()`'s security and notification
-    /// hooks, so that memory reclaim can call it.
+    /// hooks. It takes the inode lock exclusive and may wait for it: memory reclaim must use
+    /// [`ShmemHandle::try_lock_inode_shared`] and [`ShmemInodeGuard::punch_hole`] instead.
     pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
         punch_hole(&self.file, offset, len)
     }
@@ -379,7 +382,7 @@ impl ShmemHandle {
         resident_pages(&self.file)
     }
 
-    /// Takes the file's inode lock shared, if no one holds it exclusive, for
+    /// Takes the file's inode lock shared, if no one holds it exclusive and no one waits to, for
     /// [`ShmemInodeGuard::punch_hole`].
     ///
     /// Memory reclaim uses this: it must not wait for the lock, whose exclusive holder may be
@@ -444,8 +447,10 @@ impl ShmemInodeGuard {
     ///
     /// This is what shmem's hole punch (`fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`)
     /// does, without the seal checks (a [`ShmemFile`] has no seals) and without holding off
-    /// faults meanwhile: pages faulted in again during the punch may stay. Other punches under the
-    /// shared lock may run at once. Splitting a huge folio across the range's ends allocates
+    /// faults meanwhile (`shmem_fallocate()` publishes the range in `i_private` for
+    /// `shmem_fault()` to wait on): pages faulted in again during the punch may stay, and a
+    /// page swapped in meanwhile makes the punch go over the range again. Other punches under
+    /// the shared lock may run at once. Splitting a huge folio across the range's ends allocates
     /// memory while holding the folio's lock.
     pub fn punch_hole(&self, offset: usize, len: usize) -> Result {
         let end = offset.checked_add(len).ok_or(EINVAL)?;
@@ -460,9 +465,10 @@ impl ShmemInodeGuard {
         // the current task holds the inode lock shared, which keeps out `fallocate()` and
         // truncation, the callers that expect it exclusive. `unmap_mapping_range()` takes the
         // mapping's `i_mmap_rwsem`; `shmem_truncate_range()` frees or splits each folio under the
-        // folio's lock after checking that it is still in this mapping, and takes the mapping's
-        // and shmem's own locks for the rest, so other punches of any range and faults may run
-        // at the same time.
+        // folio's lock after checking that it is still in this mapping, and updates the block
+        // counts under shmem's `info->lock`. Concurrent punches also store the inode's times and
+        // `fallocend` without a lock, as concurrent C callers would under a shared lock: the
+        // values are advisory and any of the racing stores is correct.
         unsafe {
             bindings::unmap_mapping_range((*file).f_mapping, start, len, 0);
             bindings::shmem_truncate_range((*file).f_inode, start, last);

@@ -10,7 +10,7 @@ use core::mem::size_of;
 use kernel::{
     ashmem::{self, ioctl, PinRange, PurgeShrinker, Region, NAME_LEN},
     c_str,
-    fs::{File, Kiocb, LocalFile},
+    fs::{File, Kiocb, LocalFile, OpeningFile},
     iov::IovIterDest,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, Whence},
     mm::virt::VmaNew,
@@ -66,7 +66,7 @@ impl MiscDevice for Ashmem {
     type Ptr = Arc<Region>;
     const OWNER: &'static ThisModule = &THIS_MODULE;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Region>> {
+    fn open(_file: &OpeningFile, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Region>> {
         Region::new()
     }
 

@@ -334,7 +334,8 @@ enum Mode {
 /// #     let region = Region::new()?;
 /// #     region.set_size(pages * PAGE_SIZE)?;
 /// #     *MAPPING.lock() = Some(region.clone());
-/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
 /// #     let addr = device.and_then(|device| {
 /// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
 /// #     });
@@ -387,7 +388,8 @@ pub fn purgeable_pages() -> usize {
 /// #     let region = Region::new()?;
 /// #     region.set_size(pages * PAGE_SIZE)?;
 /// #     *MAPPING.lock() = Some(region.clone());
-/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
 /// #     let addr = device.and_then(|device| {
 /// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
 /// #     });
@@ -441,7 +443,8 @@ pub fn purgeable_pages() -> usize {
 /// #     let region = Region::new()?;
 /// #     region.set_size(pages * PAGE_SIZE)?;
 /// #     *MAPPING.lock() = Some(region.clone());
-/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
 /// #     let addr = device.and_then(|device| {
 /// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
 /// #     });
@@ -488,7 +491,8 @@ pub fn purgeable_pages() -> usize {
 /// #     let region = Region::new()?;
 /// #     region.set_size(pages * PAGE_SIZE)?;
 /// #     *MAPPING.lock() = Some(region.clone());
-/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
 /// #     let addr = device.and_then(|device| {
 /// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
 /// #     });
@@ -657,7 +661,8 @@ pub fn purge_oldest(pages: usize) -> Purged {
 /// #     let region = Region::new()?;
 /// #     region.set_size(pages * PAGE_SIZE)?;
 /// #     *MAPPING.lock() = Some(region.clone());
-/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
 /// #     let addr = device.and_then(|device| {
 /// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
 /// #     });
@@ -726,7 +731,8 @@ fn start_oldest(
             next[i] = None;
             continue;
         };
-        // Reclaim ends its part at a 2 MiB boundary of the file, where no huge folio is split.
+        // Reclaim ends its part at a 2 MiB boundary of the file, which with 4 KiB pages splits
+        // no PMD-sized folio.
         let most = match mode {
             Mode::Reclaim => PUNCH_CHUNK_PAGES - interval.start % PUNCH_CHUNK_PAGES,
             Mode::All => usize::MAX,
@@ -744,12 +750,15 @@ fn start_oldest(
     None
 }
 
-/// Punches `interval` in chunks, so that memory comes back while a large interval is purged,
-/// and returns how many pages of memory that gave back.
+/// Punches `interval` in chunks that end at 2 MiB boundaries of the file, so that memory comes
+/// back while a large interval is purged and no chunk ends inside a folio the next one frees, and
+/// returns how many pages of memory that gave back.
 fn punch_chunks(inode: &ShmemInodeGuard, interval: Range<usize>) -> usize {
     let mut freed = 0;
-    for start in interval.clone().step_by(PUNCH_CHUNK_PAGES) {
-        let end = interval.end.min(start + PUNCH_CHUNK_PAGES);
+    let mut start = interval.start;
+    while start < interval.end {
+        let boundary = (start / PUNCH_CHUNK_PAGES + 1).saturating_mul(PUNCH_CHUNK_PAGES);
+        let end = interval.end.min(boundary);
         let before = inode.resident_pages();
         let punched = inode.punch_hole(start * PAGE_SIZE, (end - start) * PAGE_SIZE);
         let after = inode.resident_pages();
@@ -759,6 +768,7 @@ fn punch_chunks(inode: &ShmemInodeGuard, interval: Range<usize>) -> usize {
         if punched.is_ok() {
             freed += before.saturating_sub(after).min(end - start);
         }
+        start = end;
     }
     freed
 }
@@ -812,7 +822,8 @@ fn purge(pages: usize, mode: Mode) -> Purged {
 /// #     let region = Region::new()?;
 /// #     region.set_size(pages * PAGE_SIZE)?;
 /// #     *MAPPING.lock() = Some(region.clone());
-/// #     let device = kunit::mmap_test_file::<Device>();
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
 /// #     let addr = device.and_then(|device| {
 /// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
 /// #     });

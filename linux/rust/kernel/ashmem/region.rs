@@ -234,7 +234,8 @@ impl PinResult {
 ///
 /// let region = Region::new()?;
 /// *REGION.lock() = Some(region.clone());
-/// let device = kunit::mmap_test_file::<Device>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let device = unsafe { kunit::mmap_test_file::<Device>() }?;
 /// let rw = prot::READ | prot::WRITE;
 /// let page = PAGE_SIZE as u32;
 ///
@@ -447,8 +448,7 @@ impl Region {
         if vma.is_shared() {
             region.file.map_into(vma)
         } else {
-            vma.set_anonymous();
-            Ok(())
+            vma.set_anonymous()
         }
     }
 

@@ -45,9 +45,9 @@ pub mod flags {
 ///
 /// # Invariants
 ///
-/// - The file is valid: its reference count is nonzero for as long as the `File` is
+/// - The file is valid and open: its reference count is nonzero for as long as the `File` is
 ///   reachable, whether through an [`ARef<File>`] that owns a reference or a `&File` that borrows
-///   one.
+///   one, and its `open` succeeded, so `f_inode` is set and stays so.
 /// - No thread is in an `fdget_pos()` section that skipped the file's `f_pos_lock` because the
 ///   file was not shared (`file_needs_f_pos_lock()`: the file has `FMODE_ATOMIC_POS` and one
 ///   reference). A file without `FMODE_ATOMIC_POS` is never in such a section.
@@ -114,7 +114,8 @@ impl File {
     ///
     /// # Safety
     ///
-    /// - `ptr` points at a file whose reference count stays nonzero for the duration of `'a`.
+    /// - `ptr` points at an open file (its `open` succeeded) whose reference count stays nonzero
+    ///   for the duration of `'a`.
     /// - No thread is in an `fdget_pos()` section that skipped its `f_pos_lock` because it was not
     ///   shared, during `'a` (see the type invariants). This holds for any file without
     ///   `FMODE_ATOMIC_POS`, such as a character device.
@@ -140,8 +141,12 @@ impl Deref for File {
 ///
 /// # Invariants
 ///
-/// The file is valid: its reference count is nonzero for as long as the `LocalFile` is
-/// reachable.
+/// For as long as the `LocalFile` is reachable:
+///
+/// - The file is valid and open: its reference count is nonzero, and its `open` succeeded, so
+///   `f_inode` is set and stays so.
+/// - Any `fdget_pos()` section that skipped the file's `f_pos_lock` because it was not shared
+///   (see [`File`]) is on the current thread.
 ///
 /// # Examples
 ///
@@ -188,7 +193,11 @@ impl LocalFile {
     ///
     /// # Safety
     ///
-    /// `ptr` points at a file whose reference count stays nonzero for the duration of `'a`.
+    /// For the duration of `'a`:
+    ///
+    /// - `ptr` points at an open file (its `open` succeeded) whose reference count stays nonzero;
+    /// - any `fdget_pos()` section that skipped its `f_pos_lock` because it was not shared is on
+    ///   the current thread.
     pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a LocalFile {
         // INVARIANT: The safety requirement is the type invariant.
         // SAFETY: `LocalFile` is a transparent wrapper of `struct file`, valid for `'a`.
@@ -254,10 +263,50 @@ impl LocalFile {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn inode_number(&self) -> u64 {
-        // SAFETY: The file is valid by the type invariant, and `f_inode` is set before the file
-        // is published and never changes; an inode's number does not change either.
+        // SAFETY: The file is open by the type invariants, so `f_inode` is set and does not change
+        // until the file is freed; an inode's number does not change either.
         let ino = unsafe { (*(*self.as_ptr()).f_inode).i_ino };
         ino as u64
+    }
+}
+
+/// A file that the VFS is opening: a driver's `open` operation sees the file this way.
+///
+/// Unlike [`File`] and [`LocalFile`], it cannot be reference-counted: if `open` fails, the VFS
+/// clears the file's inode and path (`do_dentry_open()`), and a reference taken meanwhile would
+/// keep a file that is not open.
+///
+/// # Invariants
+///
+/// The file is valid and being opened by the `open` operation running on the current thread,
+/// and is in no descriptor table, for as long as the `OpeningFile` is reachable.
+#[repr(transparent)]
+pub struct OpeningFile {
+    inner: Opaque<bindings::file>,
+}
+
+impl OpeningFile {
+    /// Creates a reference to an [`OpeningFile`] from the file an `open` operation gets.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the file that an `open` operation running on this thread was called for, and
+    /// `'a` ends before that operation returns.
+    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a OpeningFile {
+        // INVARIANT: The safety requirements are the type invariants.
+        // SAFETY: `OpeningFile` is a transparent wrapper of `struct file`, valid for `'a`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw `struct file` pointer.
+    pub fn as_ptr(&self) -> *mut bindings::file {
+        self.inner.get()
+    }
+
+    /// Returns the file's flags: the access mode and the status flags of [`flags`].
+    pub fn flags(&self) -> u32 {
+        // SAFETY: The file is valid by the type invariant, and only this thread uses it.
+        unsafe { (*self.as_ptr()).f_flags }
     }
 }
 

@@ -41,7 +41,8 @@ use core::{marker::PhantomData, ptr::NonNull};
 ///     }
 /// }
 ///
-/// let file = read_test_file::<Text>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let file = unsafe { read_test_file::<Text>() }?;
 /// let mut buf = [0u8; 3];
 /// let mut pos = 1;
 /// assert_eq!(kernel_read(&file, &mut buf, &mut pos)?, 3);

@@ -76,7 +76,8 @@ pub mod flags {
 ///     }
 /// }
 ///
-/// let file = kunit::mmap_test_file::<Recorder>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let file = unsafe { kunit::mmap_test_file::<Recorder>() }?;
 /// let rw = prot::READ | prot::WRITE;
 /// let addr = kunit::map_file(&file, 2 * PAGE_SIZE, 3 * PAGE_SIZE, rw, true)?;
 /// assert_eq!(*SEEN.lock(), (addr, 3 * PAGE_SIZE, 2, true, true));
@@ -106,7 +107,8 @@ pub mod flags {
 ///     }
 /// }
 ///
-/// let file = kunit::mmap_test_file::<ReadOnly>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let file = unsafe { kunit::mmap_test_file::<ReadOnly>() }?;
 /// let writable = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ | prot::WRITE, true);
 /// assert_eq!(writable.err(), Some(EINVAL));
 ///
@@ -126,15 +128,13 @@ pub mod flags {
 ///
 /// impl kunit::MmapTest for Anonymous {
 ///     fn mmap(vma: &VmaNew) -> Result {
-///         if vma.is_shared() {
-///             return Err(EINVAL);
-///         }
-///         vma.set_anonymous();
-///         Ok(())
+///         // A shared mapping is refused.
+///         vma.set_anonymous()
 ///     }
 /// }
 ///
-/// let file = kunit::mmap_test_file::<Anonymous>()?;
+/// // SAFETY: Examples are built into the kernel.
+/// let file = unsafe { kunit::mmap_test_file::<Anonymous>() }?;
 /// let shared = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ | prot::WRITE, true);
 /// assert_eq!(shared.err(), Some(EINVAL));
 ///
@@ -224,12 +224,19 @@ impl VmaNew {
         Ok(())
     }
 
-    /// Makes the mapping plain anonymous memory: zero-filled, private pages, as `MAP_PRIVATE`
-    /// of `/dev/zero` gives.
-    pub fn set_anonymous(&self) {
+    /// Makes a private mapping plain anonymous memory: zero-filled, private pages, as
+    /// `MAP_PRIVATE` of `/dev/zero` gives.
+    ///
+    /// Fails with [`EINVAL`] for a shared mapping, which would then fault with `SIGBUS`: the mm
+    /// core makes only private mappings anonymous.
+    pub fn set_anonymous(&self) -> Result {
+        if self.is_shared() {
+            return Err(EINVAL);
+        }
         // SAFETY: The VMA is valid and only this thread sees it, by the type invariants. No
         // operations is what `vma_set_anonymous()` sets.
         unsafe { (*self.as_ptr()).vm_ops = core::ptr::null() };
+        Ok(())
     }
 
     /// Makes the mapping map `file` instead of the file being mapped.
@@ -239,12 +246,14 @@ impl VmaNew {
     ///
     /// # Safety
     ///
-    /// `mmap()` checked the file being mapped for this mapping, not `file`: its seals (a memfd
-    /// with `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE` refuses shared writable mappings) and whether
-    /// writes to it are denied (`mapping_map_writable()`); once the driver returns, the mapping
-    /// counts as a writable one of `file` without a check. Callers must make sure those checks
-    /// pass for `file`, now and for as long as the mapping lives: for instance, `file` is a shmem
-    /// file they created and share with no one, which keeps the `F_SEAL_SEAL` it was created with.
+    /// `mmap()` checked the file being mapped for this mapping, not `file`: its open mode
+    /// (`FMODE_READ`, and `FMODE_WRITE` for a shared writable mapping), `noexec` mounts, the LSM
+    /// hook `security_mmap_file()`, its seals (a memfd with `F_SEAL_WRITE` or
+    /// `F_SEAL_FUTURE_WRITE` refuses shared writable mappings) and whether writes to it are denied
+    /// (`mapping_map_writable()`); once the driver returns, the mapping counts as a writable one
+    /// of `file` without a check. Callers must make sure those checks pass for `file`, now and for
+    /// as long as the mapping lives: for instance, `file` is a shmem file they created for reading
+    /// and writing and share with no one, which keeps the `F_SEAL_SEAL` it was created with.
     pub unsafe fn set_file(&self, file: &File) {
         // SAFETY: The VMA is valid and only this thread sees it, by the type invariants, and
         // `file` is valid; `vma_set_file()` takes its own reference. The caller vouches for
