@@ -346,8 +346,9 @@ pub trait MiscDevice: Sized {
 struct FileOperations<T>(PhantomData<T>);
 
 impl<T: MiscDevice> FileOperations<T> {
-    /// The table. Being a constant, it is promoted to a static in the crate that names `T`, so
-    /// it lives as long as that module, which open files keep loaded through `owner`.
+    /// The table. Being a constant, it is promoted to a static in the crate that registers `T`
+    /// (`T`'s driver), so it lives as long as that module, which open files keep loaded through
+    /// `owner`.
     const VTABLE: bindings::file_operations = bindings::file_operations {
         owner: T::OWNER.as_ptr(),
         open: Some(Self::open),
@@ -398,8 +399,9 @@ impl<T: MiscDevice> FileOperations<T> {
         // SAFETY: Per the safety requirements, `private_data` is the registration, which is a
         // transparent wrapper of the `struct miscdevice`, valid during the call.
         let misc = unsafe { &*(*file).private_data.cast::<MiscDeviceRegistration<T>>() };
-        // SAFETY: `do_dentry_open()` calls this for the file it is opening, on this thread, and
-        // the reference lives only during the call.
+        // SAFETY: `misc_open()`, which `do_dentry_open()` calls through `chrdev_open()`, calls
+        // this for the file being opened, on this thread; the reference lives only during the
+        // call.
         let opening = unsafe { OpeningFile::from_raw_file(file) };
         match T::open(opening, misc) {
             Ok(ptr) => {
@@ -416,7 +418,9 @@ impl<T: MiscDevice> FileOperations<T> {
     ///
     /// Called by the VFS when the last reference to a file opened by `open` goes.
     unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-        // SAFETY: `open` stored a `T::Ptr` in the private data, and this is the last use.
+        // SAFETY: `__fput()` calls `release` only for a file with `FMODE_OPENED`, which is set
+        // only once `open` returned 0 (a later failure, as for `O_DIRECT`, still releases): so
+        // `open` stored a `T::Ptr` in the private data, and this is the last use.
         let device = unsafe { T::Ptr::from_foreign((*file).private_data) };
         // SAFETY: The VFS calls `release` from `__fput()` for this file, which it frees once
         // `release` returns; the reference lives only during the call.

@@ -241,9 +241,11 @@ impl ShmemFile {
     /// The mapping takes a reference to the file and gets shmem's page handling.
     pub fn map_into(&self, vma: &VmaNew) -> Result {
         // SAFETY: By the type invariants, the file was created by `shmem_file_setup()`, which
-        // gave its inode `F_SEAL_SEAL`: no seal can be added to it, through this file or any
-        // other of the inode, so none refuses the mapping now or later; and only sealing denies
-        // writes to a shmem file (`mapping_deny_writable()`).
+        // opens it for reading and writing on the internal shm mount (not `noexec`) and gives
+        // its inode `F_SEAL_SEAL`: no seal can be added to it, through this file or any other of
+        // the inode, so none refuses the mapping now or later; and only sealing denies writes to
+        // a shmem file (`mapping_deny_writable()`). The LSM hook ran for the driver's file, as
+        // for C ashmem's `vma_set_file()`.
         unsafe { vma.set_file(&self.file) };
         // SAFETY: The file and its inode are valid; the inode's operations are shmem's own.
         let inode = unsafe { (*self.file.as_ptr()).f_inode };

@@ -104,8 +104,9 @@ impl File {
         // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
         let file =
             from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, 0) })?;
-        // INVARIANT: `filp_open()` returns a file with a reference that we now own; the file is
-        // in no descriptor table, so no `fdget_pos()` can find it.
+        // INVARIANT: `filp_open()` returns an error unless `do_dentry_open()` opened the file
+        // (`FMODE_OPENED`), and a file with a reference that we now own; the file is in no
+        // descriptor table, so no `fdget_pos()` can find it.
         // SAFETY: The pointer is valid and owns a reference.
         Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) })
     }
@@ -184,7 +185,11 @@ impl LocalFile {
     pub fn fget(fd: u32) -> Result<ARef<LocalFile>, BadFdError> {
         // SAFETY: `fget()` takes any descriptor number and returns an owned reference or null.
         let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(BadFdError)?;
-        // INVARIANT: `fget()` returned a reference that we now own.
+        // INVARIANT: `fget()` returned a reference that we now own, to a file installed in the
+        // current task's descriptor table, which `fd_install()` does only after a successful
+        // open. Since it is in this thread's table, any `fdget_pos()` that skipped its lock
+        // because the file was not shared is on this thread; other threads of a shared table
+        // find it shared and lock.
         // SAFETY: The pointer is valid and owns a reference.
         Ok(unsafe { ARef::from_raw(file.cast()) })
     }
@@ -199,7 +204,7 @@ impl LocalFile {
     /// - any `fdget_pos()` section that skipped its `f_pos_lock` because it was not shared is on
     ///   the current thread.
     pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a LocalFile {
-        // INVARIANT: The safety requirement is the type invariant.
+        // INVARIANT: The safety requirements are the type invariants.
         // SAFETY: `LocalFile` is a transparent wrapper of `struct file`, valid for `'a`.
         unsafe { &*ptr.cast() }
     }

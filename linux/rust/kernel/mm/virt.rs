@@ -183,7 +183,9 @@ impl VmaNew {
         unsafe { (*self.as_ptr()).vm_pgoff }
     }
 
-    /// Returns whether writes reach the backing object: the mapping is `MAP_SHARED`.
+    /// Returns whether writes reach the backing object (`VM_SHARED`): the mapping is `MAP_SHARED`
+    /// of a file open for writing. `mmap()` makes `MAP_SHARED` of a file open only for reading a
+    /// private mapping that may not be made writable.
     pub fn is_shared(&self) -> bool {
         self.flags() & flags::SHARED != 0
     }
@@ -227,8 +229,8 @@ impl VmaNew {
     /// Makes a private mapping plain anonymous memory: zero-filled, private pages, as
     /// `MAP_PRIVATE` of `/dev/zero` gives.
     ///
-    /// Fails with [`EINVAL`] for a shared mapping, which would then fault with `SIGBUS`: the mm
-    /// core makes only private mappings anonymous.
+    /// Fails with [`EINVAL`] for a shared mapping ([`is_shared`](Self::is_shared)), which would
+    /// then fault with `SIGBUS`: the mm core makes only private mappings anonymous.
     pub fn set_anonymous(&self) -> Result {
         if self.is_shared() {
             return Err(EINVAL);
