@@ -86,11 +86,13 @@ def parse_tap(lines):
     suites = OrderedDict()
     name = None
     done = False
+    notes = []  # the comment lines since the last result, shown for a failure
     for raw in lines:
         line = raw.rstrip('\r\n')
         if line.startswith('# harness: suite '):
             name = line.split()[-1]
-            suites[name] = {'plan': None, 'results': [], 'exit': None}
+            suites[name] = {'plan': None, 'results': [], 'exit': None, 'notes': {}}
+            notes = []
         elif line.startswith('# harness: exit '):
             _, _, _, n, code = line.split()
             suites[n]['exit'] = int(code)
@@ -107,6 +109,11 @@ def parse_tap(lines):
                 d = directive(m.group(5))
                 status = 'skip' if d == 'SKIP' else ('pass' if m.group(2) == 'ok' else 'fail')
                 suites[name]['results'].append((m.group(4), status))
+                if status == 'fail':
+                    suites[name]['notes'][m.group(4)] = notes[-12:]
+                notes = []
+            elif line.startswith('#'):
+                notes.append(line)
     return suites, done
 
 
@@ -172,6 +179,8 @@ def main():
         print(f'  {name}: {p} passed, {len(fl)} failed, {sk} skipped (exit {s["exit"]})')
         for c in fl:
             print(f'    FAILED {c}')
+            for note in s['notes'].get(c, []):
+                print(f'      {note}')
             failures.append(f'{name}: {c} failed')
         if s['plan'] is None or s['plan'] != len(res):
             problems.append(f'{name}: planned {s["plan"]} tests, reported {len(res)}')

@@ -6,15 +6,19 @@
 //! C header: [`include/linux/shmem_fs.h`](srctree/include/linux/shmem_fs.h)
 
 use crate::{
-    bindings,
+    bindings, c_str,
     error::{code::*, from_err_ptr, to_result, Error, Result},
     ffi::{c_int, c_ulong},
     fs::File,
     iov::IovIterDest,
     miscdevice::Whence,
     mm::virt::{vm_flags_t, VmaNew},
+    static_lock_class,
     str::CStr,
-    sync::LockClassKey,
+    sync::{
+        lock::{lazy::LazyGlobalLock, spinlock::SpinLockBackend},
+        LockClassKey,
+    },
     types::ARef,
 };
 use core::{marker::PhantomData, ptr::NonNull};
@@ -55,9 +59,12 @@ pub struct InodeLockClass {
 ///     shmem::{InodeLockClass, ShmemFile}, static_lock_class, uaccess::UserSlice,
 /// };
 ///
-/// kernel::global_lock! {
-///     static BACKING: Mutex<Option<ShmemFile>> = None;
+/// kernel::sync::global_lock! {
+///     // SAFETY: Initialised below, before its first use.
+///     unsafe(uninit) static BACKING: Mutex<Option<ShmemFile>> = None;
 /// }
+/// // SAFETY: The only call, before the lock's first use.
+/// unsafe { BACKING.init() };
 ///
 /// struct Driver;
 ///
@@ -119,9 +126,11 @@ struct HardenedFops(bindings::file_operations);
 // SAFETY: The operations are function pointers and a null module, usable from any thread.
 unsafe impl Send for HardenedFops {}
 
-crate::global_lock! {
-    static HARDENED_FOPS: SpinLock<HardenedFops> = HardenedFops(zeroed_fops());
-}
+static HARDENED_FOPS: LazyGlobalLock<HardenedFops, SpinLockBackend> = LazyGlobalLock::new(
+    HardenedFops(zeroed_fops()),
+    c_str!("shmem_hardened_fops"),
+    static_lock_class!(),
+);
 
 const fn zeroed_fops() -> bindings::file_operations {
     // SAFETY: All zeros is a valid `file_operations`: no operation.
@@ -336,9 +345,12 @@ impl ShmemHandle {
     ///     shmem::{ShmemFile, ShmemHandle},
     /// };
     ///
-    /// kernel::global_lock! {
-    ///     static BACKING: Mutex<Option<ShmemHandle>> = None;
+    /// kernel::sync::global_lock! {
+    ///     // SAFETY: Initialised below, before its first use.
+    ///     unsafe(uninit) static BACKING: Mutex<Option<ShmemHandle>> = None;
     /// }
+    /// // SAFETY: The only call, before the lock's first use.
+    /// unsafe { BACKING.init() };
     ///
     /// struct Forward;
     ///

@@ -51,7 +51,10 @@ use crate::{
     },
     static_lock_class,
     str::CStr,
-    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, GlobalLock, LockClassKey},
+    sync::{
+        lock::{lazy::LazyGlobalLock, mutex::MutexBackend, Guard},
+        Arc, LockClassKey,
+    },
     task::{capable, memalloc_nofs, Capability},
 };
 use core::{
@@ -87,7 +90,7 @@ const ORDER_PARTS: usize = 8;
 /// them.
 #[repr(align(64))]
 pub(super) struct OrderPart {
-    order: GlobalLock<Order, MutexBackend>,
+    order: LazyGlobalLock<Order, MutexBackend>,
     /// How many pages reclaim may purge in this part: the length of every interval in `order`.
     purgeable: AtomicUsize,
 }
@@ -96,7 +99,7 @@ impl OrderPart {
     /// Creates an empty part whose lock has the lock class `key`.
     const fn new(key: &'static LockClassKey) -> Self {
         Self {
-            order: GlobalLock::new(
+            order: LazyGlobalLock::new(
                 Order {
                     entries: RBTree::new(),
                 },
@@ -320,9 +323,12 @@ enum Mode {
 /// ```
 /// use kernel::ashmem::{self, PinRange};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
-/// # kernel::global_lock! {
-/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: Initialised below, before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
+/// # // SAFETY: The only call, before the lock's first use.
+/// # unsafe { MAPPING.init() };
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -374,9 +380,12 @@ pub fn purgeable_pages() -> usize {
 /// ```
 /// use kernel::{ashmem::{self, PinRange, PinResult, Purged}, uaccess::UserSlice};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
-/// # kernel::global_lock! {
-/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: Initialised below, before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
+/// # // SAFETY: The only call, before the lock's first use.
+/// # unsafe { MAPPING.init() };
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -429,9 +438,12 @@ pub fn purgeable_pages() -> usize {
 /// ```
 /// use kernel::ashmem::{self, PinRange};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
-/// # kernel::global_lock! {
-/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: Initialised below, before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
+/// # // SAFETY: The only call, before the lock's first use.
+/// # unsafe { MAPPING.init() };
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -477,9 +489,12 @@ pub fn purgeable_pages() -> usize {
 /// ```
 /// use kernel::{ashmem::{self, PinRange, PinResult, Purged}, uaccess::UserSlice};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
-/// # kernel::global_lock! {
-/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: Initialised below, before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
+/// # // SAFETY: The only call, before the lock's first use.
+/// # unsafe { MAPPING.init() };
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -647,9 +662,12 @@ pub fn purge_oldest(pages: usize) -> Purged {
 /// ```
 /// use kernel::ashmem::{self, PinRange, PinResult};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
-/// # kernel::global_lock! {
-/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: Initialised below, before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
+/// # // SAFETY: The only call, before the lock's first use.
+/// # unsafe { MAPPING.init() };
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -808,9 +826,12 @@ fn purge(pages: usize, mode: Mode) -> Purged {
 /// ```
 /// use kernel::{ashmem::{self, PinRange, PinResult}, c_str, uaccess::UserSlice};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
-/// # kernel::global_lock! {
-/// #     static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: Initialised below, before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
+/// # // SAFETY: The only call, before the lock's first use.
+/// # unsafe { MAPPING.init() };
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {

@@ -219,9 +219,12 @@ impl PinResult {
 ///     page::PAGE_SIZE, sync::Arc, uaccess::UserSlice,
 /// };
 ///
-/// kernel::global_lock! {
-///     static REGION: Mutex<Option<Arc<Region>>> = None;
+/// kernel::sync::global_lock! {
+///     // SAFETY: Initialised below, before its first use.
+///     unsafe(uninit) static REGION: Mutex<Option<Arc<Region>>> = None;
 /// }
+/// // SAFETY: The only call, before the lock's first use.
+/// unsafe { REGION.init() };
 ///
 /// struct Device;
 ///

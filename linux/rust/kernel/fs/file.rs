@@ -275,84 +275,72 @@ impl LocalFile {
     }
 }
 
-/// A file that the VFS is opening: a driver's `open` operation sees the file this way.
-///
-/// Unlike [`File`] and [`LocalFile`], it cannot be reference-counted: if `open` fails, the VFS
-/// clears the file's inode and path (`do_dentry_open()`), and a reference taken meanwhile would
-/// keep a file that is not open.
-///
-/// # Invariants
-///
-/// The file is valid and being opened by the `open` operation running on the current thread,
-/// and is in no descriptor table, for as long as the `OpeningFile` is reachable.
-#[repr(transparent)]
-pub struct OpeningFile {
-    inner: Opaque<bindings::file>,
+/// Defines a file type that one file operation (`$op`) gets for as long as it runs, and that
+/// cannot be reference-counted. The documentation given states its invariants.
+macro_rules! operation_file {
+    ($(#[$doc:meta])* $name:ident, $op:literal) => {
+        $(#[$doc])*
+        #[repr(transparent)]
+        pub struct $name {
+            inner: Opaque<bindings::file>,
+        }
+
+        impl $name {
+            #[doc = concat!("Creates a reference to a [`", stringify!($name),
+                "`] from the file a `", $op, "` operation gets.")]
+            ///
+            /// # Safety
+            ///
+            #[doc = concat!("`ptr` is the file that a `", $op,
+                "` operation running on this thread was called for, and")]
+            /// `'a` ends before that operation returns.
+            pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a $name {
+                // INVARIANT: The safety requirements are the type invariants.
+                // SAFETY: The type is a transparent wrapper of `struct file`, valid for `'a`.
+                unsafe { &*ptr.cast() }
+            }
+
+            /// Returns the raw `struct file` pointer.
+            pub fn as_ptr(&self) -> *mut bindings::file {
+                self.inner.get()
+            }
+
+            /// Returns the file's flags: the access mode and the status flags of [`flags`].
+            pub fn flags(&self) -> u32 {
+                // SAFETY: The file is valid by the type invariants, and only the operation
+                // running on this thread uses it.
+                unsafe { (*self.as_ptr()).f_flags }
+            }
+        }
+    };
 }
 
-impl OpeningFile {
-    /// Creates a reference to an [`OpeningFile`] from the file an `open` operation gets.
+operation_file! {
+    /// A file that the VFS is opening: a driver's `open` operation sees the file this way.
     ///
-    /// # Safety
+    /// Unlike [`File`] and [`LocalFile`], it cannot be reference-counted: if `open` fails, the VFS
+    /// clears the file's inode and path (`do_dentry_open()`), and a reference taken meanwhile would
+    /// keep a file that is not open.
     ///
-    /// `ptr` is the file that an `open` operation running on this thread was called for, and
-    /// `'a` ends before that operation returns.
-    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a OpeningFile {
-        // INVARIANT: The safety requirements are the type invariants.
-        // SAFETY: `OpeningFile` is a transparent wrapper of `struct file`, valid for `'a`.
-        unsafe { &*ptr.cast() }
-    }
-
-    /// Returns the raw `struct file` pointer.
-    pub fn as_ptr(&self) -> *mut bindings::file {
-        self.inner.get()
-    }
-
-    /// Returns the file's flags: the access mode and the status flags of [`flags`].
-    pub fn flags(&self) -> u32 {
-        // SAFETY: The file is valid by the type invariant, and only this thread uses it.
-        unsafe { (*self.as_ptr()).f_flags }
-    }
+    /// # Invariants
+    ///
+    /// The file is valid and being opened by the `open` operation running on the current thread,
+    /// and is in no descriptor table, for as long as the `OpeningFile` is reachable.
+    OpeningFile, "open"
 }
 
-/// A file that the VFS is releasing: its last reference is gone, and it is freed once the
-/// `release` operation that gets it returns.
-///
-/// Unlike [`File`] and [`LocalFile`], it cannot be reference-counted: taking a reference would
-/// bring a freed file back. A `release` operation sees the file this way.
-///
-/// # Invariants
-///
-/// The file is valid, with a reference count of zero, and only the `release` operation running
-/// uses it, for as long as the `ReleasedFile` is reachable.
-#[repr(transparent)]
-pub struct ReleasedFile {
-    inner: Opaque<bindings::file>,
-}
-
-impl ReleasedFile {
-    /// Creates a reference to a [`ReleasedFile`] from the file a `release` operation gets.
+operation_file! {
+    /// A file that the VFS is releasing: its last reference is gone, and it is freed once the
+    /// `release` operation that gets it returns.
     ///
-    /// # Safety
+    /// Unlike [`File`] and [`LocalFile`], it cannot be reference-counted: taking a reference would
+    /// bring a freed file back. A `release` operation sees the file this way.
     ///
-    /// `ptr` is the file that a `release` operation running on this thread was called for, and
-    /// `'a` ends before that operation returns.
-    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a ReleasedFile {
-        // INVARIANT: The safety requirements are the type invariants.
-        // SAFETY: `ReleasedFile` is a transparent wrapper of `struct file`, valid for `'a`.
-        unsafe { &*ptr.cast() }
-    }
-
-    /// Returns the raw `struct file` pointer.
-    pub fn as_ptr(&self) -> *mut bindings::file {
-        self.inner.get()
-    }
-
-    /// Returns the file's flags: the access mode and the status flags of [`flags`].
-    pub fn flags(&self) -> u32 {
-        // SAFETY: The file is valid by the type invariant, and no one else uses it.
-        unsafe { (*self.as_ptr()).f_flags }
-    }
+    /// # Invariants
+    ///
+    /// The file is valid, with a reference count of zero, and only the `release` operation running
+    /// on the current thread uses it, for as long as the `ReleasedFile` is reachable.
+    ReleasedFile, "release"
 }
 
 /// The error of [`LocalFile::fget`]: no file is open as the descriptor. It converts to

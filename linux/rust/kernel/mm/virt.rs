@@ -62,9 +62,15 @@ pub mod flags {
 /// ```
 /// use kernel::{kunit, mm::virt::{flags, prot, VmaNew}, page::PAGE_SIZE};
 ///
-/// kernel::global_lock! {
-///     static SEEN: SpinLock<(usize, usize, usize, bool, bool)> = (0, 0, 0, false, false);
+/// /// Start, length, page offset, shared, writable.
+/// type Seen = (usize, usize, usize, bool, bool);
+///
+/// kernel::sync::global_lock! {
+///     // SAFETY: Initialised below, before its first use.
+///     unsafe(uninit) static SEEN: SpinLock<Seen> = (0, 0, 0, false, false);
 /// }
+/// // SAFETY: The only call, before the lock's first use.
+/// unsafe { SEEN.init() };
 ///
 /// struct Recorder;
 ///
@@ -92,9 +98,12 @@ pub mod flags {
 /// ```
 /// use kernel::{kunit, mm::virt::{flags, prot, vm_flags_t, VmaNew}, page::PAGE_SIZE};
 ///
-/// kernel::global_lock! {
-///     static FLAGS: SpinLock<vm_flags_t> = 0;
+/// kernel::sync::global_lock! {
+///     // SAFETY: Initialised below, before its first use.
+///     unsafe(uninit) static FLAGS: SpinLock<vm_flags_t> = 0;
 /// }
+/// // SAFETY: The only call, before the lock's first use.
+/// unsafe { FLAGS.init() };
 ///
 /// struct ReadOnly;
 ///

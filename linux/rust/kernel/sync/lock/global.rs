@@ -3,10 +3,9 @@
 //! Locks in `static` items, for state that belongs to a whole module or subsystem.
 //!
 //! Some state belongs to no single object: a list that orders the objects of every instance of a
-//! driver, say. A [`GlobalLock`] holds such a value in a `static`. It needs neither pinning nor an
-//! explicit initialisation call: the first [`lock`](GlobalLock::lock) or
-//! [`try_lock`](GlobalLock::try_lock) initialises the kernel lock. Define one with
-//! [`global_lock!`](crate::global_lock).
+//! driver, say. A [`GlobalLock`] holds such a value in a `static`, defined with [`global_lock!`].
+//! The kernel lock in it must be initialised in place, once, before its first use: the owner
+//! calls [`GlobalLock::init`], typically from its module's init.
 //!
 //! # Ownership
 //!
@@ -18,28 +17,43 @@ use super::{Backend, Guard, Lock};
 use crate::{str::CStr, sync::LockClassKey, types::Opaque};
 use core::{
     cell::UnsafeCell,
-    marker::PhantomPinned,
-    sync::atomic::{AtomicU8, Ordering},
+    marker::{PhantomData, PhantomPinned},
+    ops::{Deref, DerefMut},
 };
 
-const UNINIT: u8 = 0;
-const INITIALISING: u8 = 1;
-const READY: u8 = 2;
+/// The marker type of one global lock: its name, value type, kind and lock class.
+///
+/// [`global_lock!`] defines one for each lock it defines.
+pub trait GlobalLockBackend {
+    /// The name of the lock, for lockdep.
+    const NAME: &'static CStr;
+    /// The type of the value the lock protects.
+    type Item: 'static;
+    /// The kind of lock.
+    type Backend: Backend + 'static;
+    /// Returns the lock class of the lock.
+    fn get_lock_class() -> &'static LockClassKey;
+}
 
-/// A lock-protected value in a `static`, initialised at its first use.
+/// A lock-protected value in a `static`.
+///
+/// Defined with [`global_lock!`], initialised with [`init`](GlobalLock::init).
 ///
 /// # Invariants
 ///
-/// `init_state` is `READY` only once `B::init` has run on `lock.state` with `name` and `key`, and
-/// nothing uses `lock` before that: every access goes through `ensure_init()`.
+/// `B` is the backend of no other lock, and `inner` has been initialised by `init` before any
+/// other method runs.
 ///
 /// # Examples
 ///
 /// A counter shared by every caller:
 ///
 /// ```
-/// kernel::global_lock! {
-///     static CALLS: Mutex<u64> = 0;
+/// use kernel::sync::global_lock;
+///
+/// global_lock! {
+///     // SAFETY: Initialised below, before its first use.
+///     unsafe(uninit) static CALLS: Mutex<u64> = 0;
 /// }
 ///
 /// fn count_call() -> u64 {
@@ -48,6 +62,8 @@ const READY: u8 = 2;
 ///     *calls
 /// }
 ///
+/// // SAFETY: This is the only call, and it comes before the first use of the lock.
+/// unsafe { CALLS.init() };
 /// let first = count_call();
 /// assert_eq!(count_call(), first + 1);
 ///
@@ -57,134 +73,221 @@ const READY: u8 = 2;
 /// assert_eq!(*CALLS.try_lock().ok_or(EBUSY)?, first + 1);
 /// # Ok::<(), Error>(())
 /// ```
-pub struct GlobalLock<T, B: Backend> {
-    lock: Lock<T, B>,
-    name: &'static CStr,
-    key: &'static LockClassKey,
-    init_state: AtomicU8,
+pub struct GlobalLock<B: GlobalLockBackend> {
+    inner: Lock<B::Item, B::Backend>,
 }
 
-impl<T, B: Backend> GlobalLock<T, B> {
-    /// Creates a global lock holding `value`, for a `static` initialiser.
+impl<B: GlobalLockBackend> GlobalLock<B> {
+    /// Creates a global lock holding `data`, for a `static` initialiser.
     ///
-    /// [`global_lock!`](crate::global_lock) calls this with the static's name and its own lock
-    /// class.
-    pub const fn new(value: T, name: &'static CStr, key: &'static LockClassKey) -> Self {
-        // INVARIANT: `init_state` is `UNINIT` and `lock` is not reachable from outside.
+    /// # Safety
+    ///
+    /// * [`init`](GlobalLock::init) is called before any other method of the lock.
+    /// * `B` is the backend of no other lock.
+    pub const unsafe fn new(data: B::Item) -> Self {
+        // INVARIANT: The caller promises both.
         Self {
-            lock: Lock {
+            inner: Lock {
                 state: Opaque::uninit(),
                 _pin: PhantomPinned,
-                data: UnsafeCell::new(value),
+                data: UnsafeCell::new(data),
             },
-            name,
-            key,
-            init_state: AtomicU8::new(UNINIT),
         }
     }
 
-    /// Initialises the kernel lock unless that is done, and waits until it is.
-    fn ensure_init(&'static self) {
-        if self.init_state.load(Ordering::Acquire) == READY {
-            return;
+    /// Initialises the kernel lock.
+    ///
+    /// # Safety
+    ///
+    /// Called at most once for the lock, and not while another thread uses it.
+    pub unsafe fn init(&'static self) {
+        // SAFETY: The state is in a `'static` item, so it is valid for writes and never moves;
+        // `NAME` and the lock class are `'static`. The caller promises that nothing else uses the
+        // lock now, and `new`'s caller that nothing used it before.
+        unsafe {
+            B::Backend::init(
+                self.inner.state.get(),
+                B::NAME.as_char_ptr(),
+                B::get_lock_class().as_ptr(),
+            )
         }
-        match self.init_state.compare_exchange(
-            UNINIT,
-            INITIALISING,
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                // SAFETY: Only the thread that moved `init_state` from `UNINIT` gets here, and no
-                // thread uses the lock before it reads `READY`. The state is in a `'static` item,
-                // so it is valid for writes and never moves; `name` and `key` are `'static`.
-                unsafe {
-                    B::init(
-                        self.lock.state.get(),
-                        self.name.as_char_ptr(),
-                        self.key.as_ptr(),
-                    )
-                };
-                // INVARIANT: `B::init` has run.
-                self.init_state.store(READY, Ordering::Release);
-            }
-            Err(_) => {
-                // Another thread is initialising it, which takes no more than a lock init.
-                while self.init_state.load(Ordering::Acquire) != READY {
-                    core::hint::spin_loop();
-                }
-            }
-        }
-    }
-
-    /// Returns the lock itself, initialised, for APIs that take a [`Lock`], such as
-    /// [`LockedBy::new`](crate::sync::LockedBy::new).
-    pub fn as_lock(&'static self) -> &'static Lock<T, B> {
-        self.ensure_init();
-        &self.lock
     }
 
     /// Acquires the lock and gives the caller access to the value.
-    pub fn lock(&'static self) -> Guard<'static, T, B> {
-        self.ensure_init();
-        self.lock.lock()
+    pub fn lock(&'static self) -> GlobalGuard<B> {
+        GlobalGuard {
+            inner: self.inner.lock(),
+        }
     }
 
     /// Tries to acquire the lock without waiting; see [`Lock::try_lock`].
     #[must_use = "the lock unlocks immediately when the guard is unused"]
-    pub fn try_lock(&'static self) -> Option<Guard<'static, T, B>> {
-        self.ensure_init();
-        self.lock.try_lock()
+    pub fn try_lock(&'static self) -> Option<GlobalGuard<B>> {
+        Some(GlobalGuard {
+            inner: self.inner.try_lock()?,
+        })
     }
 }
 
-/// Defines a `static` [`GlobalLock`] named after the static, with a lock class of its own.
+/// A guard of a [`GlobalLock`]: the lock is held while it lives.
+pub struct GlobalGuard<B: GlobalLockBackend> {
+    inner: Guard<'static, B::Item, B::Backend>,
+}
+
+impl<B: GlobalLockBackend> Deref for GlobalGuard<B> {
+    type Target = B::Item;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl<B: GlobalLockBackend> DerefMut for GlobalGuard<B> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
+/// A value that the global lock of backend `B` protects, wherever it lives.
 ///
-/// The kind of lock is written `Mutex<T>` or `SpinLock<T>`.
+/// Like [`LockedBy`](crate::sync::LockedBy), for a global lock: the guard of the lock of `B`
+/// gives access, and there is only one such lock.
 ///
 /// # Examples
 ///
-/// Data elsewhere can be tied to a global lock with [`LockedBy`](crate::sync::LockedBy), since the
-/// locked value never moves:
+/// ```
+/// use kernel::sync::{global_lock, GlobalLockedBy};
+///
+/// global_lock! {
+///     // SAFETY: Initialised below, before its first use.
+///     unsafe(uninit) static REGISTRY: SpinLock<u32> = 0;
+/// }
+///
+/// // SAFETY: This is the only call, and it comes before the first use of the lock.
+/// unsafe { REGISTRY.init() };
+/// let weight = GlobalLockedBy::<u32, REGISTRY>::new(10);
+/// let mut registry = REGISTRY.lock();
+/// *registry += 1;
+/// *weight.as_mut(&mut registry) += 5;
+/// assert_eq!(*weight.as_ref(&registry), 15);
+/// assert_eq!(*registry, 1);
+/// ```
+pub struct GlobalLockedBy<T: ?Sized, B: GlobalLockBackend> {
+    _backend: PhantomData<B>,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: The value is reached only through the guard of the lock, so it moves between threads
+// as a `T` would.
+unsafe impl<T: ?Sized + Send, B: GlobalLockBackend> Send for GlobalLockedBy<T, B> {}
+
+// SAFETY: Shared references give access only under the lock, one thread at a time, so `T: Send`
+// suffices, as for `LockedBy`.
+unsafe impl<T: ?Sized + Send, B: GlobalLockBackend> Sync for GlobalLockedBy<T, B> {}
+
+impl<T, B: GlobalLockBackend> GlobalLockedBy<T, B> {
+    /// Creates a value protected by the global lock of `B`.
+    pub fn new(val: T) -> Self {
+        Self {
+            value: UnsafeCell::new(val),
+            _backend: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized, B: GlobalLockBackend> GlobalLockedBy<T, B> {
+    /// Returns the value, for as long as `guard` holds the lock.
+    pub fn as_ref<'a>(&'a self, _guard: &'a GlobalGuard<B>) -> &'a T {
+        // SAFETY: The guard holds the only lock of `B` (the type invariant of `GlobalLock`), and
+        // it is borrowed for as long as the value, so no mutable reference exists meanwhile.
+        unsafe { &*self.value.get() }
+    }
+
+    /// Returns the value mutably, for as long as `guard` holds the lock.
+    pub fn as_mut<'a>(&'a self, _guard: &'a mut GlobalGuard<B>) -> &'a mut T {
+        // SAFETY: The guard holds the only lock of `B`, and it is borrowed mutably for as long as
+        // the value, so no other reference to it exists meanwhile.
+        unsafe { &mut *self.value.get() }
+    }
+
+    /// Returns the value mutably, without the lock: `&mut self` excludes every other access.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+}
+
+/// Defines a `static` [`GlobalLock`] and its [`GlobalLockBackend`], both named after the static.
+///
+/// The kind of lock is written `Mutex<T>` or `SpinLock<T>`. The definition says
+/// `unsafe(uninit)`: its owner must call [`GlobalLock::init`] once, before the lock's first use.
+///
+/// # Examples
+///
+/// A module's lock, initialised in its init:
 ///
 /// ```
-/// use kernel::sync::LockedBy;
+/// # mod example {
+/// use kernel::{prelude::*, sync::global_lock};
 ///
-/// struct Registry {
-///     entries: u32,
+/// global_lock! {
+///     // SAFETY: Initialised in the module's init, before its first use.
+///     unsafe(uninit) static OPENS: Mutex<u64> = 0;
 /// }
 ///
-/// kernel::global_lock! {
-///     /// Every entry, in one place.
-///     static REGISTRY: SpinLock<Registry> = Registry { entries: 0 };
-/// }
+/// struct Counter;
 ///
-/// let weight = LockedBy::new(REGISTRY.as_lock(), 10u32);
-/// let mut registry = REGISTRY.lock();
-/// registry.entries += 1;
-/// *weight.access_mut(&mut registry) += 5;
-/// assert_eq!(*weight.access(&registry), 15);
-/// assert_eq!(registry.entries, 1);
+/// impl kernel::Module for Counter {
+///     fn init(_module: &'static ThisModule) -> Result<Self> {
+///         // SAFETY: A module's init runs once, before anything of the module uses the lock.
+///         unsafe { OPENS.init() };
+///         *OPENS.lock() += 1;
+///         Ok(Counter)
+///     }
+/// }
+/// # }
 /// ```
 #[macro_export]
 macro_rules! global_lock {
-    ($(#[$attr:meta])* $vis:vis static $name:ident: Mutex<$t:ty> = $value:expr;) => {
-        $(#[$attr])*
-        $vis static $name: $crate::sync::GlobalLock<$t, $crate::sync::lock::mutex::MutexBackend> =
-            $crate::sync::GlobalLock::new(
-                $value,
-                $crate::c_str!(::core::stringify!($name)),
-                $crate::static_lock_class!(),
-            );
+    {
+        $(#[$meta:meta])* $pub:vis
+        unsafe(uninit) static $name:ident: $kind:ident<$valuety:ty> = $value:expr;
+    } => {
+        #[doc = ::core::concat!("The backend of [`", ::core::stringify!($name), "`](static@",
+            ::core::stringify!($name), ").")]
+        #[allow(non_camel_case_types, unreachable_pub)]
+        $pub enum $name {}
+
+        impl $crate::sync::GlobalLockBackend for $name {
+            const NAME: &'static $crate::str::CStr = $crate::c_str!(::core::stringify!($name));
+            type Item = $valuety;
+            type Backend = $crate::global_lock_inner!(backend $kind);
+
+            fn get_lock_class() -> &'static $crate::sync::LockClassKey {
+                $crate::static_lock_class!()
+            }
+        }
+
+        $(#[$meta])*
+        $pub static $name: $crate::sync::GlobalLock<$name> = {
+            // Outside the unsafe block: the value is the caller's expression.
+            let init: $valuety = $value;
+
+            // SAFETY: The definition says `unsafe(uninit)`: its owner calls `init` before the
+            // first use. The backend type was defined just above, for this lock alone.
+            unsafe { $crate::sync::GlobalLock::new(init) }
+        };
     };
-    ($(#[$attr:meta])* $vis:vis static $name:ident: SpinLock<$t:ty> = $value:expr;) => {
-        $(#[$attr])*
-        $vis static $name:
-            $crate::sync::GlobalLock<$t, $crate::sync::lock::spinlock::SpinLockBackend> =
-            $crate::sync::GlobalLock::new(
-                $value,
-                $crate::c_str!(::core::stringify!($name)),
-                $crate::static_lock_class!(),
-            );
+}
+pub use global_lock;
+
+/// The backend of each kind of lock that [`global_lock!`] accepts.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! global_lock_inner {
+    (backend Mutex) => {
+        $crate::sync::lock::mutex::MutexBackend
+    };
+    (backend SpinLock) => {
+        $crate::sync::lock::spinlock::SpinLockBackend
     };
 }

@@ -575,6 +575,20 @@ static long vmstat_counter(const char *key)
 	return found;
 }
 
+/* Writes 'value' to the file at 'path'; returns whether all of it was written. */
+static bool write_string(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t len = (ssize_t)strlen(value);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, value, len) == len;
+	close(fd);
+	return ok;
+}
+
 /* Whether shmem_enabled selects huge folios for every shmem file. */
 static bool shmem_huge_always(void)
 {
@@ -610,17 +624,29 @@ static bool hole_at(int fd, off_t start, off_t end)
  * shows that it was split, not zeroed in place. Lockdep, watching the
  * whole run, reports any reclaim that takes the inode lock blocking under
  * fs_reclaim. Skipped unless shmem_enabled is "always" (the test VM's
- * /init sets it).
+ * /init sets it). Needs root: it compacts memory and pauses proactive
+ * compaction for its duration.
  */
 TEST_F(region, purges_split_large_folios)
 {
 	long huge = read_number("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
-	long huge_kb, splits, splits_after, lost = 0;
+	long huge_kb, splits, splits_after, lost = 0, proactiveness;
 	size_t size;
 	char *reserve, *map;
 
 	if (huge <= 0 || !shmem_huge_always())
 		SKIP(return, "shmem does not use huge folios here");
+	/*
+	 * A split fails, and the kernel zeroes in place instead, while anyone
+	 * else holds a reference to the folio: kcompactd's proactive
+	 * compaction migrating it, say. Compact now, while nothing is mapped,
+	 * so that the faults find free huge pages, then keep kcompactd away.
+	 */
+	proactiveness = read_number("/proc/sys/vm/compaction_proactiveness");
+	ASSERT_TRUE(write_string("/proc/sys/vm/drop_caches", "3"));
+	ASSERT_TRUE(write_string("/proc/sys/vm/compact_memory", "1"));
+	if (proactiveness > 0)
+		ASSERT_TRUE(write_string("/proc/sys/vm/compaction_proactiveness", "0"));
 	/* Three huge folios, mapped at a huge-aligned address so faults can use them. */
 	size = 3 * huge;
 	reserve = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -643,13 +669,7 @@ TEST_F(region, purges_split_large_folios)
 	/* ...of the second, by the shrinker through drop_caches... */
 	ASSERT_EQ(0, pin_op(self->fd, ASHMEM_UNPIN, huge + SPLIT_FIRST * page,
 			    SPLIT_PAGES * page));
-	{
-		int drop = open("/proc/sys/vm/drop_caches", O_WRONLY);
-
-		ASSERT_LE(0, drop);
-		ASSERT_EQ(1, write(drop, "2", 1));
-		close(drop);
-	}
+	ASSERT_TRUE(write_string("/proc/sys/vm/drop_caches", "2"));
 	/* ...and of the third, removed by the application itself. */
 	ASSERT_EQ(0, madvise(map + 2 * huge + SPLIT_FIRST * page, SPLIT_PAGES * page,
 			     MADV_REMOVE));
@@ -677,6 +697,12 @@ TEST_F(region, purges_split_large_folios)
 	}
 	EXPECT_EQ(0, lost);
 	munmap(reserve, size + huge);
+	if (proactiveness > 0) {
+		char value[24];
+
+		snprintf(value, sizeof(value), "%ld", proactiveness);
+		EXPECT_TRUE(write_string("/proc/sys/vm/compaction_proactiveness", value));
+	}
 	EXPECT_EQ(0, kernel_reports(self->kmsg));
 }
 
