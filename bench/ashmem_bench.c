@@ -7,7 +7,9 @@
  * With "bench.mode=icount" on the kernel command line (QEMU's -icount: guest
  * time follows instructions executed) it runs B1-B4, B6 and B7; with
  * "bench.mode=smp" (plain multi-threaded TCG, 2 CPUs) it runs B5, and B7
- * again with both threads running at once.
+ * again with both threads running at once. B8 (ashmem ioctls on memfds) runs
+ * under -icount; "bench.mode=hook" runs only B9's measurement, on a kernel
+ * built without CONFIG_RUST_ASHMEM_MEMFD, for scripts/bench.sh to compare.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +23,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -613,6 +617,76 @@ static void bench_threads(void)
 	       n2, n1, n2 / n1, null_runs);
 }
 
+static double get_sizes(int fd, int count)
+{
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < count; i++)
+		if (ash(fd, ASHMEM_GET_SIZE, 0) < 0)
+			die("GET_SIZE");
+	return (double)(now_ns() - t) / count;
+}
+
+/* B8: ASHMEM_GET_SIZE on a memfd against the same on /dev/ashmem. */
+static void bench_memfd(void)
+{
+	int dev = new_region("bench", 4 * page);
+	int memfd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	double v[REPEATS], w[REPEATS];
+
+	if (memfd < 0 || ftruncate(memfd, 4 * page))
+		die("memfd");
+	for (int r = 0; r < REPEATS; r++) {
+		v[r] = get_sizes(memfd, 2000);
+		w[r] = get_sizes(dev, 2000);
+	}
+	printf("| B8 | ASHMEM_GET_SIZE on a memfd | %.0f ns | on /dev/ashmem: %.0f ns | %.2fx | - | - |\n",
+	       median(v, REPEATS), median(w, REPEATS), median(v, REPEATS) / median(w, REPEATS));
+	close(memfd);
+	close(dev);
+}
+
+/* The median cost of ioctl 'cmd' on 'fd', which must fail with ENOTTY. */
+static double enotty_ioctls(int fd, unsigned long cmd)
+{
+	double v[REPEATS];
+
+	for (int r = 0; r < REPEATS; r++) {
+		uint64_t t = now_ns();
+
+		for (int i = 0; i < 2000; i++)
+			if (ioctl(fd, cmd) != -1 || errno != ENOTTY)
+				die("the ioctl did not fail with ENOTTY");
+		v[r] = (double)(now_ns() - t) / 2000;
+	}
+	return median(v, REPEATS);
+}
+
+/*
+ * B9's measurement, on a file of a tmpfs that userspace mounted (as /dev/shm
+ * is), whose ioctls reach shmem's hook with CONFIG_RUST_ASHMEM_MEMFD and the
+ * VFS's ENOTTY without it: a command of another driver, and ASHMEM_GET_SIZE,
+ * which the hook hands to Rust to find that the file is not a memfd.
+ */
+static void bench_hook(void)
+{
+	const char *dir = "/tmp/bench-shm", *path = "/tmp/bench-shm/memfd:x";
+	double other, ashmem;
+	int fd;
+
+	mkdir(dir, 0700);
+	if (mount("tmpfs", dir, "tmpfs", 0, NULL))
+		die("mount tmpfs");
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0)
+		die("open tmpfs file");
+	other = enotty_ioctls(fd, _IO('x', 1));
+	ashmem = enotty_ioctls(fd, ASHMEM_GET_SIZE);
+	printf("bench-hook: %.1f %.1f\n", other, ashmem);
+	close(fd);
+	umount(dir);
+}
+
 int main(void)
 {
 	char cmdline[1024] = "";
@@ -627,6 +701,11 @@ int main(void)
 		fclose(f);
 	}
 	smp = strstr(cmdline, "bench.mode=smp") != NULL;
+	if (strstr(cmdline, "bench.mode=hook")) {
+		bench_hook();
+		printf("bench: done\n");
+		return 0;
+	}
 	if (!smp) {
 		cpu_set_t cpu0;
 
@@ -656,6 +735,8 @@ int main(void)
 		bench_purge();
 		bench_pressure();
 		bench_latency(0);
+		bench_memfd();
+		bench_hook();
 	}
 	printf("bench: done\n");
 	return 0;

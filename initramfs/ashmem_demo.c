@@ -2,7 +2,9 @@
 /*
  * An Android-style ashmem client, narrating what it does: the calls are
  * those libcutils' ashmem_create_region() and the framework's
- * SharedMemory make. Runs as /demo in the test VM for `make demo`.
+ * SharedMemory make, on /dev/ashmem and then, as Android 16 and later
+ * prefer, on a memfd when the kernel answers ashmem ioctls there. Runs as
+ * /demo in the test VM for `make demo`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +59,47 @@ static int pin(int fd, unsigned long cmd, unsigned int offset, unsigned int len)
 	struct ashmem_pin range = { .offset = offset, .len = len };
 
 	return ioctl(fd, cmd, &range);
+}
+
+/* libcutils' check that the kernel answers ashmem ioctls on a memfd. */
+static int memfd_supported(void)
+{
+	int fd = memfd_create("memfd-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	ok = fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) == 0 && ftruncate(fd, page) == 0 &&
+	     ioctl(fd, ASHMEM_GET_SIZE) == page;
+	close(fd);
+	return ok;
+}
+
+/* A region as libcutils makes it on the memfd path, used through ashmem ioctls. */
+static void memfd_region(void)
+{
+	char name[ASHMEM_NAME_LEN];
+	int fd = memfd_create("camera-memfd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *map;
+
+	if (fd < 0 || ftruncate(fd, 4 * page) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) < 0)
+		fail("memfd region");
+	if (ioctl(fd, ASHMEM_GET_NAME, name) < 0)
+		fail("ASHMEM_GET_NAME on the memfd");
+	printf("   memfd_create(\"camera-memfd\"), size sealed: ASHMEM_GET_SIZE %d, ASHMEM_GET_NAME \"%s\"\n",
+	       ioctl(fd, ASHMEM_GET_SIZE), name);
+	printf("   ASHMEM_SET_SIZE on it: %s (its size is sealed)\n",
+	       ioctl(fd, ASHMEM_SET_SIZE, page) < 0 ? strerror(errno) : "success (wrong!)");
+	printf("   ASHMEM_SET_PROT_MASK(PROT_READ) seals it against writes: %s, F_GET_SEALS now 0x%x\n",
+	       ioctl(fd, ASHMEM_SET_PROT_MASK, PROT_READ) < 0 ? strerror(errno) : "0",
+	       fcntl(fd, F_GET_SEALS));
+	map = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	printf("   a writable shared mapping now fails: %s; ASHMEM_GET_PROT_MASK is %d (PROT_READ|PROT_EXEC)\n",
+	       map == MAP_FAILED ? strerror(errno) : "mapped (wrong!)", ioctl(fd, ASHMEM_GET_PROT_MASK));
+	printf("   ASHMEM_PIN on a memfd: %s, it is never purged\n",
+	       pin(fd, ASHMEM_PIN, 0, 0) == ASHMEM_NOT_PURGED ? "NOT_PURGED" : "wrong");
+	close(fd);
 }
 
 int main(void)
@@ -140,6 +183,15 @@ int main(void)
 
 	printf("7. Unknown commands answer ENOTTY, which libcutils uses to tell ashmem fds apart: %s\n",
 	       ioctl(cache_fd, _IO(__ASHMEMIOC, 42)) < 0 ? strerror(errno) : "success (wrong!)");
+	printf("\n8. Android 16 and later prefer memfd, if the kernel answers ashmem ioctls on one.\n");
+	printf("   libcutils' probe: memfd_create(), F_SEAL_FUTURE_WRITE, ftruncate(), ASHMEM_GET_SIZE:\n");
+	if (!memfd_supported()) {
+		printf("   ENOTTY: this kernel does not, so libcutils keeps using /dev/ashmem as above\n");
+		printf("\nDone: every step behaved as Android userspace expects.\n");
+		return 0;
+	}
+	printf("   the size comes back: libcutils takes the memfd path\n");
+	memfd_region();
 	printf("\nDone: every step behaved as Android userspace expects.\n");
 	return 0;
 }

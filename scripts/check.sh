@@ -64,15 +64,20 @@ step release-vm "$S/run-vm.sh" "$BUILD/release/arch/x86/boot/bzImage" \
 
 echo "=== results, debug kernel (console: $run/console.log, TAP: $run/tap.log)"
 rc=0
-# Both debug kernels run with shmem huge folios: the test that splits them
-# must pass there, not skip.
+# Both debug kernels run with shmem huge folios, SysV IPC and hugetlbfs: the
+# tests that split huge folios and that find SysV segments and MFD_HUGETLB
+# memfds answering ENOTTY must pass there, not skip.
 python3 "$S/parse-results.py" "$run/console.log" "$run/tap.log" \
 	--require-suite rust_doctests_kernel \
-	--require-test region.purges_split_large_folios | tee "$run/verdict.txt" || rc=1
+	--require-test region.purges_split_large_folios \
+	--require-test global.sysv_shm_is_enotty \
+	--require-test global.hugetlb_memfd_is_enotty | tee "$run/verdict.txt" || rc=1
 echo "=== results, uniprocessor debug kernel (console: $up/console.log, TAP: $up/tap.log)"
 python3 "$S/parse-results.py" "$up/console.log" "$up/tap.log" \
 	--require-suite rust_doctests_kernel \
-	--require-test region.purges_split_large_folios | tee "$up/verdict.txt" || rc=1
+	--require-test region.purges_split_large_folios \
+	--require-test global.sysv_shm_is_enotty \
+	--require-test global.hugetlb_memfd_is_enotty | tee "$up/verdict.txt" || rc=1
 echo "=== results, release kernel (console: $release/console.log, TAP: $release/tap.log)"
 python3 "$S/parse-results.py" "$release/console.log" "$release/tap.log" \
 	--no-self-check | tee "$release/verdict.txt" || rc=1

@@ -123,7 +123,7 @@ def main():
     ap.add_argument('tap')
     ap.add_argument('--require-suite', action='append', default=[],
                     help='a KUnit suite that must have run')
-    ap.add_argument('--ours', default=r'^(ashmem|fs|kunit|miscdevice|mm|page|seq_file|shmem|shrinker|sync_lock|task|uaccess|iov)(_|$)',
+    ap.add_argument('--ours', default=r'^(ashmem|fs|kunit|memfd|miscdevice|mm|page|seq_file|shmem|shrinker|sync_lock|sync_once|task|uaccess|iov)(_|$)',
                     help='regex: doctest files to count one by one')
     ap.add_argument('--require-test', action='append', default=[],
                     help='a userspace test case that must have run and passed, not skipped')

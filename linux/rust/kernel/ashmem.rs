@@ -14,6 +14,8 @@
 use crate::str::CStr;
 
 pub mod ioctl;
+#[cfg(CONFIG_MEMFD_CREATE)]
+pub mod memfd;
 mod purge;
 pub mod ranges;
 mod region;

@@ -60,11 +60,15 @@ pub struct InodeLockClass {
 /// };
 ///
 /// kernel::sync::global_lock! {
-///     // SAFETY: Initialised below, before its first use.
+///     // SAFETY: `INIT` initialises it before its first use.
 ///     unsafe(uninit) static BACKING: Mutex<Option<ShmemFile>> = None;
 /// }
-/// // SAFETY: The only call, before the lock's first use.
-/// unsafe { BACKING.init() };
+/// static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// INIT.call_once(|| {
+///     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+///     // returns only after it has run.
+///     unsafe { BACKING.init() }
+/// });
 ///
 /// struct Driver;
 ///
@@ -346,11 +350,15 @@ impl ShmemHandle {
     /// };
     ///
     /// kernel::sync::global_lock! {
-    ///     // SAFETY: Initialised below, before its first use.
+    ///     // SAFETY: `INIT` initialises it before its first use.
     ///     unsafe(uninit) static BACKING: Mutex<Option<ShmemHandle>> = None;
     /// }
-    /// // SAFETY: The only call, before the lock's first use.
-    /// unsafe { BACKING.init() };
+    /// static INIT: kernel::sync::Once = kernel::sync::Once::new();
+    /// INIT.call_once(|| {
+    ///     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+    ///     // returns only after it has run.
+    ///     unsafe { BACKING.init() }
+    /// });
     ///
     /// struct Forward;
     ///

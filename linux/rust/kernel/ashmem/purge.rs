@@ -324,11 +324,15 @@ enum Mode {
 /// use kernel::ashmem::{self, PinRange};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
 /// # kernel::sync::global_lock! {
-/// #     // SAFETY: Initialised below, before its first use.
+/// #     // SAFETY: `INIT` initialises it before its first use.
 /// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
-/// # // SAFETY: The only call, before the lock's first use.
-/// # unsafe { MAPPING.init() };
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -381,11 +385,15 @@ pub fn purgeable_pages() -> usize {
 /// use kernel::{ashmem::{self, PinRange, PinResult, Purged}, uaccess::UserSlice};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
 /// # kernel::sync::global_lock! {
-/// #     // SAFETY: Initialised below, before its first use.
+/// #     // SAFETY: `INIT` initialises it before its first use.
 /// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
-/// # // SAFETY: The only call, before the lock's first use.
-/// # unsafe { MAPPING.init() };
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -439,11 +447,15 @@ pub fn purgeable_pages() -> usize {
 /// use kernel::ashmem::{self, PinRange};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
 /// # kernel::sync::global_lock! {
-/// #     // SAFETY: Initialised below, before its first use.
+/// #     // SAFETY: `INIT` initialises it before its first use.
 /// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
-/// # // SAFETY: The only call, before the lock's first use.
-/// # unsafe { MAPPING.init() };
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -490,11 +502,15 @@ pub fn purgeable_pages() -> usize {
 /// use kernel::{ashmem::{self, PinRange, PinResult, Purged}, uaccess::UserSlice};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
 /// # kernel::sync::global_lock! {
-/// #     // SAFETY: Initialised below, before its first use.
+/// #     // SAFETY: `INIT` initialises it before its first use.
 /// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
-/// # // SAFETY: The only call, before the lock's first use.
-/// # unsafe { MAPPING.init() };
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -663,11 +679,15 @@ pub fn purge_oldest(pages: usize) -> Purged {
 /// use kernel::ashmem::{self, PinRange, PinResult};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
 /// # kernel::sync::global_lock! {
-/// #     // SAFETY: Initialised below, before its first use.
+/// #     // SAFETY: `INIT` initialises it before its first use.
 /// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
-/// # // SAFETY: The only call, before the lock's first use.
-/// # unsafe { MAPPING.init() };
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {
@@ -827,11 +847,15 @@ fn purge(pages: usize, mode: Mode) -> Purged {
 /// use kernel::{ashmem::{self, PinRange, PinResult}, c_str, uaccess::UserSlice};
 /// # use kernel::{ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc};
 /// # kernel::sync::global_lock! {
-/// #     // SAFETY: Initialised below, before its first use.
+/// #     // SAFETY: `INIT` initialises it before its first use.
 /// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
 /// # }
-/// # // SAFETY: The only call, before the lock's first use.
-/// # unsafe { MAPPING.init() };
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
 /// # struct Device;
 /// # impl kunit::MmapTest for Device {
 /// #     fn mmap(vma: &VmaNew) -> Result {

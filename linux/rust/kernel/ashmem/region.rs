@@ -220,11 +220,15 @@ impl PinResult {
 /// };
 ///
 /// kernel::sync::global_lock! {
-///     // SAFETY: Initialised below, before its first use.
+///     // SAFETY: `INIT` initialises it before its first use.
 ///     unsafe(uninit) static REGION: Mutex<Option<Arc<Region>>> = None;
 /// }
-/// // SAFETY: The only call, before the lock's first use.
-/// unsafe { REGION.init() };
+/// static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// INIT.call_once(|| {
+///     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+///     // returns only after it has run.
+///     unsafe { REGION.init() }
+/// });
 ///
 /// struct Device;
 ///
@@ -610,7 +614,7 @@ impl Region {
     }
 
     /// Checks `range` against a region of `size` bytes and returns its pages.
-    fn pages(size: usize, range: PinRange) -> Result<Range<usize>> {
+    pub(super) fn pages(size: usize, range: PinRange) -> Result<Range<usize>> {
         let limit = page_align(size).ok_or(EINVAL)?;
         let offset = range.offset as usize;
         let len = match range.len {

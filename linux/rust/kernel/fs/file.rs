@@ -19,7 +19,7 @@ use crate::{
     str::CStr,
     types::{ARef, AlwaysRefCounted, Opaque},
 };
-use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+use core::{marker::PhantomData, mem::MaybeUninit, ops::Deref, ptr::NonNull};
 
 /// Flags of an open file, as [`LocalFile::flags`] returns them; see `open(2)`.
 pub mod flags {
@@ -273,6 +273,55 @@ impl LocalFile {
         let ino = unsafe { (*(*self.as_ptr()).f_inode).i_ino };
         ino as u64
     }
+
+    /// Returns the size of the file's inode in bytes, as `stat(2)` reports it in `st_size`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{c_str, fs::file::{flags, File}};
+    ///
+    /// let root = File::open(c_str!("/"), flags::O_RDONLY)?;
+    /// assert!(root.size() >= 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn size(&self) -> i64 {
+        // SAFETY: The file is open by the type invariants, so `f_inode` is set and valid until the
+        // file is freed; `i_size_read()` reads the size safely against concurrent changes.
+        unsafe { bindings::i_size_read((*self.as_ptr()).f_inode) }
+    }
+
+    /// Calls `f` with the name of the file's dentry (the last component of its path, or the name
+    /// an anonymous file was made with) and returns what `f` returns.
+    ///
+    /// `f` sees a snapshot, taken whole: a concurrent rename of the file cannot change or free
+    /// the name under it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{c_str, fs::file::{flags, File}};
+    ///
+    /// let root = File::open(c_str!("/"), flags::O_RDONLY)?;
+    /// assert!(root.with_name(|name| name == b"/"));
+    /// assert_eq!(root.with_name(|name| name.len()), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_name<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let mut snapshot = MaybeUninit::<bindings::name_snapshot>::uninit();
+        let snapshot = snapshot.as_mut_ptr();
+        // SAFETY: The file is open by the type invariants, so `f_path.dentry` is set and keeps a
+        // reference until the file is freed. The snapshot is written in place and does not move
+        // until it is released below: its name may point into it.
+        unsafe { bindings::take_dentry_name_snapshot(snapshot, (*self.as_ptr()).f_path.dentry) };
+        // SAFETY: The snapshot's name is a NUL-terminated string that stays valid and unchanged
+        // until the snapshot is released. `f` cannot keep it: `R` does not borrow from it.
+        let name = unsafe { CStr::from_char_ptr((*snapshot).name.name.cast()) };
+        let ret = f(name.as_bytes());
+        // SAFETY: The snapshot was taken above and is released once; nothing borrows it now.
+        unsafe { bindings::release_dentry_name_snapshot(snapshot) };
+        ret
+    }
 }
 
 /// Defines a file type that one file operation (`$op`) gets for as long as it runs, and that
@@ -287,15 +336,17 @@ macro_rules! operation_file {
 
         impl $name {
             #[doc = concat!("Creates a reference to a [`", stringify!($name),
-                "`] from the file a `", $op, "` operation gets.")]
+                "`] from the file the `", $op, "` operation gets.")]
             ///
             /// # Safety
             ///
-            #[doc = concat!("`ptr` is the file that a `", $op,
+            #[doc = concat!("`ptr` is the file that the `", $op,
                 "` operation running on this thread was called for, and")]
             /// `'a` ends before that operation returns.
             pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a $name {
-                // INVARIANT: The safety requirements are the type invariants.
+                // INVARIANT: The VFS calls the operation with the file in the state the type
+                // invariants describe (see the type's documentation), and the caller promises
+                // that `'a` ends with the operation.
                 // SAFETY: The type is a transparent wrapper of `struct file`, valid for `'a`.
                 unsafe { &*ptr.cast() }
             }

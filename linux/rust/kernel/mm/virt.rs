@@ -66,11 +66,15 @@ pub mod flags {
 /// type Seen = (usize, usize, usize, bool, bool);
 ///
 /// kernel::sync::global_lock! {
-///     // SAFETY: Initialised below, before its first use.
+///     // SAFETY: `INIT` initialises it before its first use.
 ///     unsafe(uninit) static SEEN: SpinLock<Seen> = (0, 0, 0, false, false);
 /// }
-/// // SAFETY: The only call, before the lock's first use.
-/// unsafe { SEEN.init() };
+/// static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// INIT.call_once(|| {
+///     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+///     // returns only after it has run.
+///     unsafe { SEEN.init() }
+/// });
 ///
 /// struct Recorder;
 ///
@@ -86,10 +90,12 @@ pub mod flags {
 /// let file = unsafe { kunit::mmap_test_file::<Recorder>() }?;
 /// let rw = prot::READ | prot::WRITE;
 /// let addr = kunit::map_file(&file, 2 * PAGE_SIZE, 3 * PAGE_SIZE, rw, true)?;
-/// assert_eq!(*SEEN.lock(), (addr, 3 * PAGE_SIZE, 2, true, true));
+/// let seen = *SEEN.lock();
+/// assert_eq!(seen, (addr, 3 * PAGE_SIZE, 2, true, true));
 ///
 /// let addr = kunit::map_file(&file, 0, PAGE_SIZE, prot::READ, false)?;
-/// assert_eq!(*SEEN.lock(), (addr, PAGE_SIZE, 0, false, false));
+/// let seen = *SEEN.lock();
+/// assert_eq!(seen, (addr, PAGE_SIZE, 0, false, false));
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -99,11 +105,15 @@ pub mod flags {
 /// use kernel::{kunit, mm::virt::{flags, prot, vm_flags_t, VmaNew}, page::PAGE_SIZE};
 ///
 /// kernel::sync::global_lock! {
-///     // SAFETY: Initialised below, before its first use.
+///     // SAFETY: `INIT` initialises it before its first use.
 ///     unsafe(uninit) static FLAGS: SpinLock<vm_flags_t> = 0;
 /// }
-/// // SAFETY: The only call, before the lock's first use.
-/// unsafe { FLAGS.init() };
+/// static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// INIT.call_once(|| {
+///     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+///     // returns only after it has run.
+///     unsafe { FLAGS.init() }
+/// });
 ///
 /// struct ReadOnly;
 ///

@@ -49,12 +49,13 @@ pub trait GlobalLockBackend {
 /// A counter shared by every caller:
 ///
 /// ```
-/// use kernel::sync::global_lock;
+/// use kernel::sync::{global_lock, Once};
 ///
 /// global_lock! {
-///     // SAFETY: Initialised below, before its first use.
+///     // SAFETY: `INIT` initialises it before its first use.
 ///     unsafe(uninit) static CALLS: Mutex<u64> = 0;
 /// }
+/// static INIT: Once = Once::new();
 ///
 /// fn count_call() -> u64 {
 ///     let mut calls = CALLS.lock();
@@ -62,14 +63,19 @@ pub trait GlobalLockBackend {
 ///     *calls
 /// }
 ///
-/// // SAFETY: This is the only call, and it comes before the first use of the lock.
-/// unsafe { CALLS.init() };
+/// // An example may run again (KUnit's debugfs `run` file), even on two threads at once, so it
+/// // initialises the lock once, not once per run.
+/// INIT.call_once(|| {
+///     // SAFETY: `call_once` runs this once, and returns only after it has run.
+///     unsafe { CALLS.init() }
+/// });
 /// let first = count_call();
 /// assert_eq!(count_call(), first + 1);
 ///
 /// let guard = CALLS.lock();
-/// assert!(CALLS.try_lock().is_none());
+/// let busy = CALLS.try_lock().is_none();
 /// drop(guard);
+/// assert!(busy);
 /// assert_eq!(*CALLS.try_lock().ok_or(EBUSY)?, first + 1);
 /// # Ok::<(), Error>(())
 /// ```
@@ -156,21 +162,26 @@ impl<B: GlobalLockBackend> DerefMut for GlobalGuard<B> {
 /// # Examples
 ///
 /// ```
-/// use kernel::sync::{global_lock, GlobalLockedBy};
+/// use kernel::sync::{global_lock, GlobalLockedBy, Once};
 ///
 /// global_lock! {
-///     // SAFETY: Initialised below, before its first use.
+///     // SAFETY: `INIT` initialises it before its first use.
 ///     unsafe(uninit) static REGISTRY: SpinLock<u32> = 0;
 /// }
+/// static INIT: Once = Once::new();
 ///
-/// // SAFETY: This is the only call, and it comes before the first use of the lock.
-/// unsafe { REGISTRY.init() };
+/// INIT.call_once(|| {
+///     // SAFETY: `call_once` runs this once, and returns only after it has run.
+///     unsafe { REGISTRY.init() }
+/// });
 /// let weight = GlobalLockedBy::<u32, REGISTRY>::new(10);
 /// let mut registry = REGISTRY.lock();
 /// *registry += 1;
 /// *weight.as_mut(&mut registry) += 5;
-/// assert_eq!(*weight.as_ref(&registry), 15);
-/// assert_eq!(*registry, 1);
+/// let (weight, entries) = (*weight.as_ref(&registry), *registry);
+/// drop(registry);
+/// assert_eq!(weight, 15);
+/// assert!(entries >= 1);
 /// ```
 pub struct GlobalLockedBy<T: ?Sized, B: GlobalLockBackend> {
     _backend: PhantomData<B>,
@@ -181,8 +192,8 @@ pub struct GlobalLockedBy<T: ?Sized, B: GlobalLockBackend> {
 // as a `T` would.
 unsafe impl<T: ?Sized + Send, B: GlobalLockBackend> Send for GlobalLockedBy<T, B> {}
 
-// SAFETY: Shared references give access only under the lock, one thread at a time, so `T: Send`
-// suffices, as for `LockedBy`.
+// SAFETY: Shared references give mutable access only under the lock, one thread at a time, so
+// `T: Send` suffices, as for `LockedBy`; shared access needs `T: Sync` (see `as_ref`).
 unsafe impl<T: ?Sized + Send, B: GlobalLockBackend> Sync for GlobalLockedBy<T, B> {}
 
 impl<T, B: GlobalLockBackend> GlobalLockedBy<T, B> {
@@ -197,9 +208,15 @@ impl<T, B: GlobalLockBackend> GlobalLockedBy<T, B> {
 
 impl<T: ?Sized, B: GlobalLockBackend> GlobalLockedBy<T, B> {
     /// Returns the value, for as long as `guard` holds the lock.
-    pub fn as_ref<'a>(&'a self, _guard: &'a GlobalGuard<B>) -> &'a T {
+    ///
+    /// `T` must be [`Sync`]: a shared guard may be on several threads at once.
+    pub fn as_ref<'a>(&'a self, _guard: &'a GlobalGuard<B>) -> &'a T
+    where
+        T: Sync,
+    {
         // SAFETY: The guard holds the only lock of `B` (the type invariant of `GlobalLock`), and
-        // it is borrowed for as long as the value, so no mutable reference exists meanwhile.
+        // it is borrowed for as long as the value, so no mutable reference exists meanwhile;
+        // shared references on several threads are fine since `T: Sync`.
         unsafe { &*self.value.get() }
     }
 
