@@ -55,17 +55,17 @@ pub const NAME_PREFIX: &[u8] = b"memfd:";
 /// ```
 pub fn is_memfd(file: &LocalFile) -> bool {
     let file_ptr = file.as_ptr();
-    // SAFETY: The file is open, so its mapping and inode are set and valid until it is freed,
-    // and so is the inode's superblock; `shmem_mapping()` only compares the mapping's operations.
-    let (shmem, sb_flags) = unsafe {
-        (
-            bindings::shmem_mapping((*file_ptr).f_mapping),
-            (*(*(*file_ptr).f_inode).i_sb).s_flags,
-        )
-    };
-    shmem
-        && sb_flags & bindings::SB_KERNMOUNT != 0
-        && file.with_name(|name| name.starts_with(NAME_PREFIX))
+    // SAFETY: The file is open, so its mapping is set and valid until it is freed;
+    // `shmem_mapping()` only compares the mapping's operations.
+    if !unsafe { bindings::shmem_mapping((*file_ptr).f_mapping) } {
+        return false;
+    }
+    // SAFETY: The file is open, so its inode and the inode's superblock are valid until it is
+    // freed. A remount may rewrite `s_flags` concurrently (with `WRITE_ONCE()`), but never
+    // `SB_KERNMOUNT`: a volatile read, as C's `READ_ONCE()`, gets it right.
+    let sb_flags =
+        unsafe { core::ptr::addr_of!((*(*(*file_ptr).f_inode).i_sb).s_flags).read_volatile() };
+    sb_flags & bindings::SB_KERNMOUNT != 0 && file.with_name(|name| name.starts_with(NAME_PREFIX))
 }
 
 /// Returns the seals of `file`, as `fcntl(F_GET_SEALS)` does.
@@ -102,9 +102,10 @@ pub fn seals(file: &LocalFile) -> Result<u32> {
 
 /// Adds `seals` to those of `file` through `fcntl(F_ADD_SEALS)`'s own code, with its checks.
 ///
-/// Fails as `fcntl(F_ADD_SEALS)` does: `EPERM` if `file` is not open for writing or is sealed
-/// with [`seal::SEAL`], `EINVAL` for an unknown seal or a file that is not shmem or hugetlbfs,
-/// `EBUSY` when [`seal::WRITE`] meets a writable mapping or pinned pages.
+/// Fails as `fcntl(F_ADD_SEALS)` does, in its order: `EPERM` if `file` is not open for writing,
+/// `EINVAL` for an unknown seal or a file that is not shmem or hugetlbfs, `EPERM` if it is
+/// sealed with [`seal::SEAL`], `EBUSY` when [`seal::WRITE`] meets a writable mapping or pinned
+/// pages.
 pub fn add_seals(file: &LocalFile, seals: u32) -> Result {
     // SAFETY: The file is open; `memfd_fcntl()` takes any file, and checks the seals and the
     // file's mode under the inode lock.

@@ -200,7 +200,15 @@ pub fn ioctl(file: &LocalFile, command: u32, arg: usize, compat: bool) -> Result
         command => command,
     };
     match command {
-        cmd::GET_SIZE => Ok(isize::try_from(memfd.size()).unwrap_or(isize::MAX)),
+        cmd::GET_SIZE => {
+            // A 32-bit caller gets a 32-bit result: clamp rather than wrap into an error.
+            let max = if compat {
+                i32::MAX as usize
+            } else {
+                isize::MAX as usize
+            };
+            Ok(memfd.size().min(max) as isize)
+        }
         cmd::GET_NAME => {
             let mut buf = [0u8; NAME_LEN];
             let len = memfd.name(&mut buf);
@@ -258,9 +266,12 @@ pub unsafe extern "C" fn ashmem_memfd_ioctl(
     arg: crate::ffi::c_ulong,
     compat: bool,
 ) -> crate::ffi::c_long {
-    // SAFETY: The file is open and held for the call. An `fdget_pos()` skips the file's lock
-    // only while the file has one reference, in an unshared descriptor table; since this thread
-    // reached the file through its own table, such a section can only be on this thread.
+    // SAFETY: The file is open and `ioctl(2)` holds it (`fdget()`) for the call, on this
+    // thread. An `fdget_pos()` that skipped the position lock needed the file unshared when it
+    // began; one on another thread is still possible if `pidfd_getfd()` shared it since (files
+    // made by `memfd_create()` have no `FMODE_ATOMIC_POS`, reopened ones do), a gap
+    // `LocalFile::fget` has too. Nothing here reads or writes the position, and the reference
+    // does not leave the call.
     let file = unsafe { LocalFile::from_raw_file(file) };
     match ioctl(file, command, arg, compat) {
         Ok(ret) => ret as crate::ffi::c_long,
