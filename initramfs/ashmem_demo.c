@@ -91,8 +91,9 @@ static void memfd_region(void)
 	       ioctl(fd, ASHMEM_GET_SIZE), name);
 	printf("   ASHMEM_SET_SIZE on it: %s (its size is sealed)\n",
 	       ioctl(fd, ASHMEM_SET_SIZE, page) < 0 ? strerror(errno) : "success (wrong!)");
-	printf("   ASHMEM_SET_PROT_MASK(PROT_READ) seals it against writes: %s, F_GET_SEALS now 0x%x\n",
-	       ioctl(fd, ASHMEM_SET_PROT_MASK, PROT_READ) < 0 ? strerror(errno) : "0",
+	if (ioctl(fd, ASHMEM_SET_PROT_MASK, PROT_READ) < 0)
+		fail("ASHMEM_SET_PROT_MASK on the memfd");
+	printf("   ASHMEM_SET_PROT_MASK(PROT_READ) seals it against writes: F_GET_SEALS now 0x%x (F_SEAL_FUTURE_WRITE 0x10 added)\n",
 	       fcntl(fd, F_GET_SEALS));
 	map = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	printf("   a writable shared mapping now fails: %s; ASHMEM_GET_PROT_MASK is %d (PROT_READ|PROT_EXEC)\n",
