@@ -617,16 +617,6 @@ static void bench_threads(void)
 	       n2, n1, n2 / n1, null_runs);
 }
 
-static double get_sizes(int fd, int count)
-{
-	uint64_t t = now_ns();
-
-	for (int i = 0; i < count; i++)
-		if (ash(fd, ASHMEM_GET_SIZE, 0) < 0)
-			die("GET_SIZE");
-	return (double)(now_ns() - t) / count;
-}
-
 /* B8: ASHMEM_GET_SIZE on a memfd against the same on /dev/ashmem. */
 static void bench_memfd(void)
 {
@@ -637,8 +627,8 @@ static void bench_memfd(void)
 	if (memfd < 0 || ftruncate(memfd, 4 * page))
 		die("memfd");
 	for (int r = 0; r < REPEATS; r++) {
-		v[r] = get_sizes(memfd, 2000);
-		w[r] = get_sizes(dev, 2000);
+		v[r] = null_ioctls(memfd, 2000);
+		w[r] = null_ioctls(dev, 2000);
 	}
 	printf("| B8 | ASHMEM_GET_SIZE on a memfd | %.0f ns | on /dev/ashmem: %.0f ns | %.2fx | - | - |\n",
 	       median(v, REPEATS), median(w, REPEATS), median(v, REPEATS) / median(w, REPEATS));
