@@ -94,7 +94,8 @@ impl Once {
         }) {
             // The other thread may have been preempted, even by this one on its CPU: sleep,
             // whatever this thread's priority, rather than spin.
-            // SAFETY: `msleep()` needs only a context that may sleep, which the caller promises.
+            // SAFETY: `msleep()` has no memory-safety requirement; that it may sleep is this
+            // function's documented rule for its callers, as for `Mutex::lock()`.
             unsafe { bindings::msleep(1) };
         }
     }

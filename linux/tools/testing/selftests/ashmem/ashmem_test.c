@@ -691,21 +691,9 @@ TEST_F(region, purge_all_caches_purges_unpinned_pages)
 TEST_F(region, purge_all_caches_needs_cap_sys_admin)
 {
 	char *map = unpin_middle(self->fd);
-	int status;
-	pid_t pid;
 
 	ASSERT_TRUE(map != MAP_FAILED);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		/* Leaving uid 0 drops every capability. */
-		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
-			_exit(2);
-		_exit(ash(self->fd, ASHMEM_PURGE_ALL_CACHES, 0) == -EPERM ? 0 : 1);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, purge_all_caches_unprivileged(self->fd));
 	/* Nothing was purged. */
 	EXPECT_EQ(ASHMEM_NOT_PURGED, pin_op(self->fd, ASHMEM_PIN, 0, 0));
 	EXPECT_EQ('a', map[page]);

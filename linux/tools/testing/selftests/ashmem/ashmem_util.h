@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,28 @@ static inline long pin_op(int fd, unsigned long cmd, unsigned int offset, unsign
 	struct ashmem_pin pin = { .offset = offset, .len = len };
 
 	return ash(fd, cmd, (unsigned long)&pin);
+}
+
+/*
+ * ASHMEM_PURGE_ALL_CACHES on 'fd' from a child that left uid 0, which drops
+ * every capability. Returns 0 if it failed with EPERM, 1 if it did anything
+ * else, 2 if the child could not leave uid 0, -1 if fork or wait failed.
+ */
+static inline int purge_all_caches_unprivileged(int fd)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(2);
+		_exit(ash(fd, ASHMEM_PURGE_ALL_CACHES, 0) == -EPERM ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 /* The value of a /proc/meminfo line such as "Shmem:", in kB, or -1. */
