@@ -5,7 +5,8 @@
 //! Android userspace creates its shared memory with `memfd_create()` where the kernel answers
 //! ashmem ioctls on the result, and apps that get such a file keep calling them. [`Memfd`] gives
 //! each command's answer for a memfd, and [`ioctl`] decodes the commands. With
-//! `CONFIG_RUST_ASHMEM_MEMFD`, shmem's `ioctl` operation hands ashmem's commands to [`ioctl`].
+//! `CONFIG_RUST_ASHMEM_MEMFD`, `memfd_create()` gives its files an `ioctl` operation that hands
+//! ashmem's commands to [`ioctl`]; other tmpfs files keep shmem's operations.
 //!
 //! A memfd has nothing to purge: pins report [`PinResult::NotPurged`], and the protection mask
 //! is the file's write seals.
@@ -251,7 +252,7 @@ pub fn ioctl(file: &LocalFile, command: u32, arg: usize, compat: bool) -> Result
     }
 }
 
-/// Shmem's `ioctl` and `compat_ioctl` operations call this for ashmem's commands, with the
+/// The `ioctl` and `compat_ioctl` operations of memfds call this for ashmem's commands, with the
 /// argument made a user pointer for a 32-bit caller (`compat`).
 ///
 /// # Safety

@@ -137,6 +137,11 @@ impl RangeReservation {
         }
     }
 
+    /// Returns whether the reservation holds a node.
+    fn has_node(&self) -> bool {
+        self.nodes.iter().any(Option::is_some)
+    }
+
     /// Takes a node. Every operation needs at most the two that `new` reserves, so this only
     /// returns [`None`] if this file has a bug; callers then leave the trees as they were.
     fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
@@ -185,6 +190,18 @@ impl RangeReservation {
 /// // Unpinned again without a purge: the pin reports nothing.
 /// pages.unpin(2..4, 3, &mut res, &mut ());
 /// assert!(!pages.pin(2..4, &mut res, &mut ()));
+///
+/// // Reclaim purges an interval a chunk at a time. The first chunk takes a spare node; the
+/// // next merges with it and needs none.
+/// let mut res = RangeReservation::new(GFP_KERNEL)?;
+/// assert_eq!(pages.unpin(10..20, 4, &mut res, &mut ()), 10..20);
+/// assert_eq!(pages.purge(10..20, 2, &mut res, &mut ()), Some((10..12, 2)));
+/// let mut none = RangeReservation::none();
+/// assert_eq!(pages.purge(12..20, 2, &mut none, &mut ()), Some((12..14, 2)));
+/// assert!(pages.is_unpinned(14..20) && !pages.pin(16..20, &mut res, &mut ()));
+/// assert!(pages.pin(10..14, &mut res, &mut ()));
+/// // Pages 14 and 15.
+/// assert_eq!(pages.purgeable_pages(), 2);
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -333,9 +350,11 @@ impl UnpinnedRanges {
     /// unpinned with its age. Returns the pages purged and how many of them were not purged
     /// already, or [`None`], changing nothing, if `interval` is not an unpinned interval.
     ///
-    /// Purging a whole interval moves its node and needs no other; purging part of one takes a
-    /// node from `res`, and without one the whole interval is purged. Nodes that merging frees go
-    /// to `res`.
+    /// Purging a whole interval moves its node and needs no other. Purging part of one needs a
+    /// node for the rest: from `res`, or the node of a purged interval that the purged pages
+    /// merge with (so reclaim, which takes an interval a chunk at a time, needs a spare node for
+    /// the first chunk only); without either, the whole interval is purged. Nodes that merging
+    /// frees go to `res`.
     pub fn purge(
         &mut self,
         interval: Range<usize>,
@@ -353,24 +372,31 @@ impl UnpinnedRanges {
             .into_reservation();
         observer.removed(interval.clone(), age);
         let cut = interval.start.saturating_add(most.max(1));
-        let (pages, node) = match res.take() {
-            Some(extra) if cut < interval.end => {
-                // INVARIANT: The rest stays where it was, with its age.
-                self.unpinned
-                    .insert(interval_node(node, cut..interval.end, age));
-                observer.added(cut..interval.end, age);
-                (interval.start..cut, extra)
-            }
-            extra => {
-                if let Some(extra) = extra {
-                    res.give(extra);
-                }
-                (interval, node)
-            }
+        // Merging with a purged interval gives `res` that interval's node.
+        let split = cut < interval.end
+            && (res.has_node()
+                || last_before(&mut self.purged, cut.saturating_add(1))
+                    .is_some_and(|(purged, _)| purged.end >= interval.start));
+        let pages = if split {
+            interval.start..cut
+        } else {
+            interval.clone()
         };
-        // INVARIANT: `pages` left `unpinned`.
+        // INVARIANT: `pages` leave `unpinned`; the rest goes back below.
         self.unpinned_pages -= pages.len();
         let merged = insert_merged(&mut self.purged, pages.clone(), 0, node, res, &mut ());
+        if split {
+            let rest = cut..interval.end;
+            match res.take() {
+                // INVARIANT: The rest stays where it was, with its age.
+                Some(node) => {
+                    self.unpinned.insert(interval_node(node, rest.clone(), age));
+                    observer.added(rest, age);
+                }
+                // Only reachable through a bug (`split` ensured a node): the rest is pinned.
+                None => self.unpinned_pages -= rest.len(),
+            }
+        }
         Some((pages, merged.added))
     }
 

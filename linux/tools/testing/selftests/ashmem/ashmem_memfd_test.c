@@ -300,7 +300,7 @@ TEST(tmpfs_file_named_memfd_is_enotty)
 	snprintf(path, sizeof(path), "%s/memfd:x", dir);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ftruncate(fd, 4096));
+	ASSERT_EQ(0, ftruncate(fd, sysconf(_SC_PAGESIZE)));
 	EXPECT_EQ(0, not_enotty(fd));
 	close(fd);
 	EXPECT_EQ(0, umount(dir));
