@@ -64,7 +64,8 @@ struct Span {
 /// // The split removes 0..8 and adds 0..2 and 4..8, of the same age.
 /// pages.pin(2..4, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
 /// assert_eq!(total.0, 6);
-/// // Purging part of an interval leaves the rest unpinned; without a spare node, all goes.
+/// // Purging part of an interval leaves the rest unpinned; without a spare node (or purged
+/// // pages next to the part to merge with), all goes.
 /// assert_eq!(pages.purge(4..8, 1, &mut RangeReservation::none(), &mut total), Some((4..8, 4)));
 /// assert_eq!(total.0, pages.purgeable_pages());
 /// pages.remove_all_unpinned(&mut total);
@@ -106,7 +107,8 @@ impl RangeReservation {
     }
 
     /// Returns a reservation without nodes, for a purge of a whole unpinned interval, which
-    /// needs none: it moves the interval's node from one tree to the other.
+    /// needs none: it moves the interval's node from one tree to the other. A purge of part of
+    /// an interval next to purged pages needs none either.
     pub fn none() -> Self {
         Self {
             nodes: [None, None, None, None],
@@ -188,7 +190,9 @@ impl RangeReservation {
 /// assert!(pages.is_unpinned(0..2) && pages.is_unpinned(4..8));
 ///
 /// // Unpinned again without a purge: the pin reports nothing.
+/// res.refill(GFP_KERNEL)?;
 /// pages.unpin(2..4, 3, &mut res, &mut ());
+/// assert!(pages.is_unpinned(2..4));
 /// assert!(!pages.pin(2..4, &mut res, &mut ()));
 ///
 /// // Reclaim purges an interval a chunk at a time. The first chunk takes a spare node; the
@@ -259,14 +263,20 @@ impl RangeReservation {
 ///         }
 ///         _ => {
 ///             // Reclaim purges unpinned intervals as the purge order hands them out, whole or
-///             // the first pages of one.
+///             // the first pages of one; without a spare node, only next to purged pages.
 ///             if let Some(interval) = pages.unpinned_interval_at(random(PAGES)) {
 ///                 let most = if random(2) == 0 { usize::MAX } else { 1 + random(4) };
-///                 let end = interval.end.min(interval.start.saturating_add(most));
+///                 let cut = interval.start.saturating_add(most);
+///                 let spare = random(2) == 0;
+///                 let near = interval.start.saturating_sub(1)..=cut.min(PAGES - 1);
+///                 let merges = model[near].contains(&Page::Purged);
+///                 let end = if spare || merges { interval.end.min(cut) } else { interval.end };
 ///                 let purged = interval.start..end;
 ///                 let freed = model[purged.clone()].iter().filter(|p| **p == Page::Unpinned);
 ///                 let freed = freed.count();
-///                 let result = pages.purge(interval.clone(), most, &mut res, &mut ());
+///                 let mut none = RangeReservation::none();
+///                 let res = if spare { &mut res } else { &mut none };
+///                 let result = pages.purge(interval.clone(), most, res, &mut ());
 ///                 assert_eq!(result, Some((purged.clone(), freed)));
 ///                 model[purged].fill(Page::Purged);
 ///             }
