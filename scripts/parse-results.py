@@ -27,7 +27,7 @@ REPORTS = [
     r'INFO: task .* blocked for more than', r'soft lockup', r'hard LOCKUP',
     r'rcu: INFO:', r'detected stalls? on CPU', r'list_(add|del) corruption',
     r'unreferenced object', r'suspected memory leak', r'panicked at',
-    r'VM timed out',
+    r'invoked oom-killer', r'VM timed out',
 ]
 REPORT = re.compile('|'.join(REPORTS))
 SELF_CHECK_LEAK = 'harness: self-check: planting a leak'

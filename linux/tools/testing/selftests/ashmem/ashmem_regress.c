@@ -559,22 +559,6 @@ static long read_number(const char *path)
 	return value;
 }
 
-/* The value of a /proc/vmstat counter, or -1. */
-static long vmstat_counter(const char *key)
-{
-	char name[64];
-	long value, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &value) == 2)
-		if (!strcmp(name, key))
-			found = value;
-	fclose(f);
-	return found;
-}
-
 /* Writes 'value' to the file at 'path'; returns whether all of it was written. */
 static bool write_string(const char *path, const char *value)
 {

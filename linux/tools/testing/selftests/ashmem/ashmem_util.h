@@ -74,6 +74,22 @@ static inline long meminfo_kb(const char *key)
 	return kb;
 }
 
+/* The value of a /proc/vmstat counter such as "oom_kill", or -1. */
+static inline long vmstat_counter(const char *key)
+{
+	char name[64];
+	long value, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &value) == 2)
+		if (!strcmp(name, key))
+			found = value;
+	fclose(f);
+	return found;
+}
+
 /* Writes to each page of 'bytes' at 'mem', so that all of it is in use. */
 static inline void touch_pages(char *mem, size_t bytes, long page)
 {
