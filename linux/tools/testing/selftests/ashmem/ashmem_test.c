@@ -811,7 +811,8 @@ TEST_F(region, purge_all_caches_spares_pinned_regions)
 /*
  * Free pages the per-CPU lists hold, in kB, or -1. They are not in
  * MemAvailable, and after heavy freeing 6.12 lets those lists grow to an
- * eighth of a zone between them; reclaim drains them before it purges.
+ * eighth of a zone between them. A hog takes them as well as what a purge
+ * frees.
  */
 static long per_cpu_free_kb(void)
 {
