@@ -9,7 +9,7 @@ S := scripts
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-demo: ## build the patched kernel, boot it, show ashmem at work
+demo: ## build the patched kernel, boot it, show ashmem at work (ARCH=arm64 [PAGES=16k])
 	@$(S)/demo.sh
 
 check: ## the whole test suite: gates, debug kernel (KUnit + selftests), release kernel (selftests)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # build-initramfs.sh FLAVOUR: build the ashmem selftests 64-bit and 32-bit
-# (static, against the UAPI headers of build/FLAVOUR) and pack them with
+# (32-bit only where the kernel has compat; static, against the UAPI headers
+# of build/FLAVOUR, cross-built for arm64 flavours) and pack them with
 # busybox and initramfs/init into build/FLAVOUR/initramfs.cpio.gz.
 # With DEMO=path, that program becomes /demo and runs instead of the suites,
 # and the archive is build/FLAVOUR/initramfs-demo.cpio.gz.
@@ -12,20 +13,42 @@ out=$BUILD/$flavour
 root=$out/initramfs
 selftests=$SRC/tools/testing/selftests/ashmem
 
+flavour_setup "$flavour"
 kmake "$out" -s headers
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/tests"
-cp /bin/busybox "$root/bin/busybox"
 cp "$REPO/initramfs/init" "$root/init"
 chmod +x "$root/init"
 
+# Per ABI: the compiler and the UAPI headers. 32-bit programs run through
+# the kernel's compat layer: i386 on x86_64, armhf on arm64 (whose 32-bit
+# headers come from an ARCH=arm header install; arm64's say 64-bit longs).
+if [ "$KARCH" = arm64 ]; then
+	[ -x "$BUSYBOX_ARM64" ] || die "no arm64 busybox at $BUSYBOX_ARM64: run scripts/setup-host.sh"
+	cp "$BUSYBOX_ARM64" "$root/bin/busybox"
+	abis="64"
+	if grep -q '^CONFIG_COMPAT=y' "$out/.config"; then
+		abis="64 32"
+		make -C "$SRC" O="$BUILD/arm-headers" ARCH=arm LLVM="$LLVM_SUFFIX" -s headers
+	fi
+	cross="clang$LLVM_SUFFIX -fuse-ld=lld -static --target"
+	cc64="$cross=aarch64-linux-gnu" hdr64=$out/usr/include
+	cc32="$cross=arm-linux-gnueabihf" hdr32=$BUILD/arm-headers/usr/include
+else
+	cp /bin/busybox "$root/bin/busybox"
+	abis="64 32"
+	cc64="gcc -m64 -static" hdr64=$out/usr/include
+	cc32="gcc -m32 -static" hdr32=$out/usr/include
+fi
+
 : >"$root/tests/list"
-for bits in 64 32; do
+for bits in $abis; do
 	bin=$out/selftests-$bits
 	rm -rf "$bin"
 	mkdir -p "$bin"
-	make -s -C "$selftests" OUTPUT="$bin" CC="gcc -m$bits -static" \
-		KHDR_INCLUDES="-isystem $out/usr/include" >"$bin.log" 2>&1 || {
+	cc=cc$bits hdr=hdr$bits
+	make -s -C "$selftests" OUTPUT="$bin" CC="${!cc}" \
+		KHDR_INCLUDES="-isystem ${!hdr}" >"$bin.log" 2>&1 || {
 		cat "$bin.log" >&2
 		die "building the $bits-bit selftests failed"
 	}
@@ -38,11 +61,14 @@ for bits in 64 32; do
 		args=
 		# 100,000 region lifetimes on the fast release kernel; 50,000
 		# (64-bit) and 10,000 (32-bit) where KASAN and kmemleak watch, and
-		# 10,000 each way on the uniprocessor kernel, so that make check
-		# stays well inside CI's time.
+		# 10,000 each way on the uniprocessor kernel; a tenth of the x86
+		# debug kernel's on emulated arm64, so that make check stays well
+		# inside CI's time.
 		case $name-$bits-$flavour in
 		ashmem_cycles-64-debug) args=" -n 50000" ;;
 		ashmem_cycles-32-debug | ashmem_cycles-*-up) args=" -n 10000" ;;
+		ashmem_cycles-64-arm64*) args=" -n 5000" ;;
+		ashmem_cycles-32-arm64*) args=" -n 1000" ;;
 		esac
 		echo "$name-$bits /tests/$bits/$name$args" >>"$root/tests/list"
 	done

@@ -12,6 +12,7 @@ flavour=${1:?usage: build-kernel.sh FLAVOUR [SRC_DIR]}
 [ -n "${2:-}" ] && SRC=$2
 fragment=$REPO/configs/${CONFIG_FRAGMENT:-$flavour}.config
 out=$BUILD/$flavour
+flavour_setup "$flavour"
 [ -f "$fragment" ] || die "no $fragment"
 mkdir -p "$out"
 
@@ -63,7 +64,7 @@ check_config() {
 
 # Reconfigure only when the fragment or the tree's commit changed: a new
 # .config makes kbuild rebuild every Rust crate.
-key=$(cat "$fragment"; "$GIT" -C "$SRC" rev-parse HEAD)
+key=$(cat "$fragment"; echo "${KMAKE_ARCH[*]}"; "$GIT" -C "$SRC" rev-parse HEAD)
 if [ "$key" != "$(cat "$out/config.key" 2>/dev/null)" ] || [ ! -f "$out/.config" ]; then
 	cp "$fragment" "$out/.config"
 	kmake "$out" -s olddefconfig
@@ -75,7 +76,7 @@ check_config "$fragment" "$out/.config" ||
 note "building $flavour kernel in build/$flavour"
 start=$(date +%s)
 log=$out/build.log
-if ! kmake "$out" CLIPPY=1 KRUSTFLAGS=-Dwarnings bzImage modules >"$log" 2>&1; then
+if ! kmake "$out" CLIPPY=1 KRUSTFLAGS=-Dwarnings "$IMAGE_TARGET" modules >"$log" 2>&1; then
 	grep -E -B2 -A12 'error(\[|:)|Error [0-9]' "$log" | head -80 >&2
 	die "$flavour kernel build failed (log: $log)"
 fi
@@ -83,4 +84,4 @@ fi
 if grep -E 'warning:' "$log" | grep -E 'ashmem|rust/' >&2; then
 	die "$flavour kernel build has warnings (log: $log)"
 fi
-note "built build/$flavour/arch/x86/boot/bzImage in $(($(date +%s) - start)) s"
+note "built build/$flavour/$IMAGE in $(($(date +%s) - start)) s"

@@ -39,6 +39,35 @@ TEAM_EMAIL="rust-ashmem@example.org"
 
 JOBS=${JOBS:-$(nproc)}
 
+# flavour_setup FLAVOUR: the architecture of a build flavour (x86_64, unless
+# its name starts with arm64) and what follows from it: KMAKE_ARCH (extra make
+# arguments), IMAGE_TARGET, IMAGE (the boot image under the build folder).
+# The 16K arm64 kernel links with GNU ld: ld.lld-22 does not converge on its
+# layout (shared/toolchain.md).
+# The flavour decides the architecture, not the caller's environment; and
+# each script's make is a top-level make (make demo ARCH=arm64 would pass
+# ARCH down in MAKEFLAGS).
+unset ARCH SRCARCH CROSS_COMPILE MAKEFLAGS MFLAGS MAKELEVEL
+KMAKE_ARCH=()
+KARCH=x86_64
+IMAGE_TARGET=bzImage
+IMAGE=arch/x86/boot/bzImage
+flavour_setup() {
+	case $1 in
+	arm64-16k*) KMAKE_ARCH=(ARCH=arm64 LD=aarch64-linux-gnu-ld) ;;
+	arm64*) KMAKE_ARCH=(ARCH=arm64) ;;
+	*) KMAKE_ARCH=() ;;
+	esac
+	case $1 in
+	arm64*) KARCH=arm64 IMAGE_TARGET=Image IMAGE=arch/arm64/boot/Image ;;
+	*) KARCH=x86_64 IMAGE_TARGET=bzImage IMAGE=arch/x86/boot/bzImage ;;
+	esac
+}
+
+# Where setup-host.sh puts Debian's arm64 busybox (it cannot be installed
+# beside the amd64 one).
+BUSYBOX_ARM64=$TOOLS_ROOT/busybox-arm64/root/bin/busybox
+
 die() {
 	echo "error: $*" >&2
 	exit 1
@@ -58,7 +87,7 @@ kmake() {
 		HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" \
 		RUST_LIB_SRC="$RUST_LIB_SRC" \
 		CLIPPY_DRIVER="$CLIPPY_DRIVER" \
-		"$@"
+		"${KMAKE_ARCH[@]}" "$@"
 }
 
 # git in the kernel tree with a fixed identity.

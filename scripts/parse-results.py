@@ -22,12 +22,12 @@ PLAN = re.compile(r'^(\s*)1\.\.(\d+)')
 # Kernel messages that mean something went wrong, whatever the tests say.
 REPORTS = [
     r'WARNING:', r'BUG:', r'Oops', r'general protection fault',
-    r'KASAN:', r'UBSAN:', r'Call Trace:', r'Kernel panic',
+    r'KASAN:', r'UBSAN:', r'Call [Tt]race:', r'Kernel panic',
     r'cut here', r'DEBUG_LOCKS_WARN_ON', r'possible circular locking',
     r'INFO: task .* blocked for more than', r'soft lockup', r'hard LOCKUP',
     r'rcu: INFO:', r'detected stalls? on CPU', r'list_(add|del) corruption',
     r'unreferenced object', r'suspected memory leak', r'panicked at',
-    r'invoked oom-killer', r'VM timed out',
+    r'invoked oom-killer', r'Unable to handle kernel', r'VM timed out',
 ]
 REPORT = re.compile('|'.join(REPORTS))
 SELF_CHECK_LEAK = 'harness: self-check: planting a leak'

@@ -12,6 +12,12 @@ PACKAGES=(
 	make flex bison bc libelf-dev libssl-dev cpio xz-utils perl python3
 	python3-ply python3-git python3-sphinx graphviz
 	qemu-system-x86 busybox-static gcc gcc-multilib libc6-dev-i386 kmod
+	# arm64: QEMU, GNU ld for the 16K kernel, and the libcs and libgccs
+	# clang cross-builds the aarch64 and armhf (compat) selftests with (the
+	# cross gccs conflict with gcc-multilib)
+	qemu-system-arm binutils-aarch64-linux-gnu
+	libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
+	libc6-dev-armhf-cross libgcc-12-dev-armhf-cross
 )
 
 missing=()
@@ -49,6 +55,27 @@ if [ "$have" != "$BINDGEN_VERSION" ]; then
 	"$cargo" install -q bindgen-cli --version "$BINDGEN_VERSION" --locked \
 		--root "$TOOLS_ROOT/bindgen-$BINDGEN_VERSION" ||
 		die "cargo install bindgen-cli $BINDGEN_VERSION failed"
+fi
+
+# Debian's arm64 busybox for the arm64 initramfs. It cannot be installed
+# beside the amd64 one: apt downloads it with a private state of its own (the
+# system's sources and keys, arm64 indexes) and dpkg-deb unpacks it.
+if [ ! -x "$BUSYBOX_ARM64" ]; then
+	note "fetching Debian's arm64 busybox-static"
+	d=$TOOLS_ROOT/busybox-arm64
+	rm -rf "$d"
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+	apt_arm64=(-o APT::Architecture=arm64 -o APT::Architectures::=arm64
+		-o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache"
+		-o Dir::State::status=/dev/null -o Acquire::Languages=none)
+	[ "$(id -u)" = 0 ] && apt_arm64+=(-o APT::Sandbox::User=root)
+	apt-get -q "${apt_arm64[@]}" update >/dev/null ||
+		die "apt-get update for arm64 failed"
+	(cd "$d" && apt-get -q "${apt_arm64[@]}" download busybox-static >/dev/null) ||
+		die "apt-get download busybox-static (arm64) failed"
+	dpkg-deb -x "$d"/busybox-static_*_arm64.deb "$d/root"
+	aarch64-linux-gnu-readelf -h "$BUSYBOX_ARM64" | grep -q AArch64 ||
+		die "$BUSYBOX_ARM64 is not an arm64 program"
 fi
 
 base=$(dpkg-query -W -f '${Version}' "$BASE_PACKAGE")
