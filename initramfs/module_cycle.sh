@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # The ashmem module and its open files: an open file keeps the module
 # loaded (the file operations name it as owner); once closed, it unloads,
-# and loads again. Then CYCLES rounds of unload, load and use, after which
-# shmem memory is back where it started (kmemleak checks the rest at the
-# end of the run). TAP on stdout.
+# and loads again. Then rounds (as many as the first argument says, or 100) of
+# unload, load and use, after which shmem memory is back where it started
+# (kmemleak checks the rest at the end of the run). TAP on stdout.
 
 ko=/lib/modules/rust_ashmem.ko
-cycles=${CYCLES:-100}
+cycles=${1:-100}
 use="/tests/64/ashmem_test -t purge_all_caches_purges_unpinned_pages
 	-t reclaim_purges_unpinned_pages -t shared_across_fork -t pin_cases"
 echo "TAP version 13"

@@ -1,13 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# check.sh [--no-gates]: the whole test suite. Set-up, the series gates, the
-# debug kernel (built with clippy), rustdoc and Sphinx, one boot of it that
-# runs KUnit and the userspace suites, the same on a uniprocessor debug kernel
-# with the sample built in, then the release kernel (sample built in, KUnit a
-# module) and one boot of it for the userspace suites. Ends with
-# 'N passed, N failed' over the three boots.
-# PROVOKE=WARNING makes the guest trigger a kernel warning mid-run, which
-# must fail the run: the harness proving it is not blind.
+# check.sh [--no-gates]: the whole test suite. Set-up, the series gates, then
+# five kernels, each booted once to run KUnit (where it is built in) and the
+# userspace suites:
+#   debug            x86_64, the instruments, built with clippy; then rustdoc
+#                    and Sphinx
+#   up               x86_64 uniprocessor debug, the sample built in (so its
+#                    shrinker is registered before the doctests run)
+#   arm64-4k         arm64 debug with 4K pages and COMPAT (armhf suites too)
+#   arm64-16k        arm64 debug with 16K pages, 64-bit suites
+#   release          x86_64, no instruments, the sample built in and KUnit a
+#                    module (as GKI builds it)
+# Each boot runs in the background while the next kernel builds (a boot under
+# TCG keeps about one of the two cores busy). Ends with 'N passed, N failed'
+# over the five boots.
+# PROVOKE=WARNING makes the debug guests trigger a kernel warning mid-run,
+# which must fail the run: the harness proving it is not blind.
 . "$(dirname "$0")/common.sh"
 
 gates=1
@@ -24,6 +32,32 @@ step() {
 	echo "=== $name: $(($(date +%s) - t)) s"
 }
 
+# boot FLAVOUR [ARGS...]: build FLAVOUR's initramfs and boot it in the
+# background; wait_boot prints its output once it is done.
+boot_pid=
+boot() {
+	local flavour=$1 image
+	shift
+	wait_boot
+	step "$flavour-initramfs" "$S/build-initramfs.sh" "$flavour"
+	flavour_setup "$flavour"
+	image=$BUILD/$flavour/$IMAGE
+	boot_log=$BUILD/$flavour/run.log
+	echo "=== $flavour-vm (in the background: $boot_log)"
+	step "$flavour-vm" "$S/run-vm.sh" "$image" "$BUILD/$flavour/initramfs.cpio.gz" \
+		"$BUILD/$flavour/run" "$@" >"$boot_log" 2>&1 &
+	boot_pid=$!
+}
+wait_boot() {
+	[ -n "$boot_pid" ] || return 0
+	wait "$boot_pid"
+	boot_pid=
+	cat "$boot_log"
+}
+
+args=
+[ -n "${PROVOKE:-}" ] && args="harness.provoke=$PROVOKE"
+
 step setup "$S/setup-host.sh"
 step tree "$S/series.sh" tree
 if [ $gates = 1 ]; then
@@ -32,58 +66,48 @@ if [ $gates = 1 ]; then
 	step maintainers "$S/gates.sh" maintainers
 fi
 step kernel "$S/build-kernel.sh" debug
+boot debug $args
 if [ $gates = 1 ]; then
 	step rustfmt "$S/gates.sh" rustfmt
 	step rustdoc "$S/gates.sh" rustdoc debug
 	step htmldocs "$S/gates.sh" htmldocs debug
 fi
-step initramfs "$S/build-initramfs.sh" debug
-
-run=$BUILD/debug/run
-args=
-[ -n "${PROVOKE:-}" ] && args="harness.provoke=$PROVOKE"
-step vm "$S/run-vm.sh" "$BUILD/debug/arch/x86/boot/bzImage" \
-	"$BUILD/debug/initramfs.cpio.gz" "$run" $args
-
-# The uniprocessor debug kernel, the sample built in (so its shrinker is
-# registered before the doctests run): KUnit and the selftests again.
 step up-kernel "$S/build-kernel.sh" up
-step up-initramfs "$S/build-initramfs.sh" up
-up=$BUILD/up/run
-step up-vm env VM_CPUS=1 "$S/run-vm.sh" "$BUILD/up/arch/x86/boot/bzImage" \
-	"$BUILD/up/initramfs.cpio.gz" "$up" $args
-
-# The release kernel, the sample built in and KUnit a module (as GKI builds
-# it): the selftests again, without the instruments (so without KUnit,
-# kmemleak and the self-checks).
+VM_CPUS=1 boot up $args
+step arm64-4k-kernel "$S/build-kernel.sh" arm64-4k
+boot arm64-4k $args
+step arm64-16k-kernel "$S/build-kernel.sh" arm64-16k
+boot arm64-16k $args
 step release-kernel "$S/build-kernel.sh" release
-step release-initramfs "$S/build-initramfs.sh" release
-release=$BUILD/release/run
-step release-vm "$S/run-vm.sh" "$BUILD/release/arch/x86/boot/bzImage" \
-	"$BUILD/release/initramfs.cpio.gz" "$release"
+boot release
+wait_boot
 
-echo "=== results, debug kernel (console: $run/console.log, TAP: $run/tap.log)"
+# parse FLAVOUR TITLE [FLAGS...]: the verdict of FLAVOUR's boot.
 rc=0
-# Both debug kernels run with shmem huge folios, SysV IPC and hugetlbfs: the
+parse() {
+	local run=$BUILD/$1/run
+	echo "=== results, $2 (console: $run/console.log, TAP: $run/tap.log)"
+	shift 2
+	python3 "$S/parse-results.py" "$run/console.log" "$run/tap.log" "$@" |
+		tee "$run/verdict.txt" || rc=1
+}
+# The debug kernels run with shmem huge folios, SysV IPC and hugetlbfs: the
 # tests that split huge folios and that find SysV segments and MFD_HUGETLB
 # memfds answering ENOTTY must pass there, not skip.
-python3 "$S/parse-results.py" "$run/console.log" "$run/tap.log" \
-	--require-suite rust_doctests_kernel \
-	--require-test region.purges_split_large_folios \
-	--require-test global.sysv_shm_is_enotty \
-	--require-test global.hugetlb_memfd_is_enotty | tee "$run/verdict.txt" || rc=1
-echo "=== results, uniprocessor debug kernel (console: $up/console.log, TAP: $up/tap.log)"
-python3 "$S/parse-results.py" "$up/console.log" "$up/tap.log" \
-	--require-suite rust_doctests_kernel \
-	--require-test region.purges_split_large_folios \
-	--require-test global.sysv_shm_is_enotty \
-	--require-test global.hugetlb_memfd_is_enotty | tee "$up/verdict.txt" || rc=1
-echo "=== results, release kernel (console: $release/console.log, TAP: $release/tap.log)"
-python3 "$S/parse-results.py" "$release/console.log" "$release/tap.log" \
-	--no-self-check | tee "$release/verdict.txt" || rc=1
+debug_flags=(--require-suite rust_doctests_kernel
+	--require-test region.purges_split_large_folios
+	--require-test global.sysv_shm_is_enotty
+	--require-test global.hugetlb_memfd_is_enotty)
+parse debug "x86_64 debug kernel" "${debug_flags[@]}"
+parse up "x86_64 uniprocessor debug kernel" "${debug_flags[@]}"
+parse arm64-4k "arm64 debug kernel, 4K pages" "${debug_flags[@]}"
+parse arm64-16k "arm64 debug kernel, 16K pages" "${debug_flags[@]}"
+parse release "x86_64 release kernel" --no-self-check
 echo "total time: $(($(date +%s) - t0)) s"
-# The closing line sums the three boots.
-tail -n1 "$run/verdict.txt" "$up/verdict.txt" "$release/verdict.txt" | awk '
+# The closing line sums the five boots.
+for f in debug up arm64-4k arm64-16k release; do
+	tail -n1 "$BUILD/$f/run/verdict.txt"
+done | awk '
 	/passed, / { p += $1; f += $3 }
 	END { printf "%d passed, %d failed\n", p, f }'
 exit $rc

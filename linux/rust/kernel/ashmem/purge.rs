@@ -133,10 +133,10 @@ static LAST_AGE: AtomicU64 = AtomicU64::new(0);
 /// Which part the next region created keeps its intervals in.
 static NEXT_PART: AtomicUsize = AtomicUsize::new(0);
 
-/// How many pages a purge punches at a time, and reclaim takes of an interval at a time: 2 MiB
-/// (a PMD-sized huge folio on x86 and arm64 with 4 KiB pages), in pages of this kernel's size.
-const PUNCH_CHUNK_PAGES: usize = if PAGE_SIZE < (2 << 20) {
-    (2 << 20) / PAGE_SIZE
+/// How many pages a purge punches at a time, and reclaim takes of an interval at a time: those of
+/// a PMD-sized huge folio (2 MiB with 4 KiB pages, 32 MiB with 16 KiB pages).
+const PUNCH_CHUNK_PAGES: usize = if bindings::PMD_SIZE as usize > PAGE_SIZE {
+    bindings::PMD_SIZE as usize / PAGE_SIZE
 } else {
     1
 };
@@ -372,7 +372,7 @@ pub fn purgeable_pages() -> usize {
 }
 
 /// Purges the oldest unpinned pages until at least `pages` pages are purged or none is left,
-/// as reclaim does: the oldest interval first, up to a 2 MiB boundary of its file at a time (so
+/// as reclaim does: the oldest interval first, up to a PMD-size boundary of its file at a time (so
 /// that reclaimers running at once share it). It waits for nothing, and passes over parts
 /// of the order that are locked and regions that are busy (locked, with a pin waiting for a
 /// purge in flight, or with the backing file's inode locked exclusive).
@@ -769,8 +769,8 @@ fn start_oldest(
             next[i] = None;
             continue;
         };
-        // Reclaim ends its part at a 2 MiB boundary of the file, which with 4 KiB pages splits
-        // no PMD-sized folio.
+        // Reclaim ends its part at a PMD-size boundary of the file, which splits no PMD-sized
+        // folio.
         let most = match mode {
             Mode::Reclaim => PUNCH_CHUNK_PAGES - interval.start % PUNCH_CHUNK_PAGES,
             Mode::All => usize::MAX,
@@ -788,7 +788,7 @@ fn start_oldest(
     None
 }
 
-/// Punches `interval` in chunks that end at 2 MiB boundaries of the file, so that memory comes
+/// Punches `interval` in chunks that end at PMD-size boundaries of the file, so that memory comes
 /// back while a large interval is purged and no chunk ends inside a folio the next one frees, and
 /// returns how many pages of memory that gave back.
 fn punch_chunks(inode: &ShmemInodeGuard, interval: Range<usize>) -> usize {
