@@ -50,9 +50,11 @@ boot() {
 }
 wait_boot() {
 	[ -n "$boot_pid" ] || return 0
-	wait "$boot_pid"
+	local rc=0
+	wait "$boot_pid" || rc=$?
 	boot_pid=
 	cat "$boot_log"
+	[ $rc = 0 ] || die "the boot in the background failed (exit $rc)"
 }
 
 args=

@@ -54,7 +54,7 @@ IMAGE_TARGET=bzImage
 IMAGE=arch/x86/boot/bzImage
 flavour_setup() {
 	case $1 in
-	arm64-16k*) KMAKE_ARCH=(ARCH=arm64 LD=aarch64-linux-gnu-ld) ;;
+	arm64-16k*) KMAKE_ARCH=(ARCH=arm64 LD=aarch64-linux-gnu-ld OBJCOPY=aarch64-linux-gnu-objcopy) ;;
 	arm64*) KMAKE_ARCH=(ARCH=arm64) ;;
 	*) KMAKE_ARCH=() ;;
 	esac

@@ -8,8 +8,8 @@
 //! change ([`OrderUpdate`]). It is split into [`ORDER_PARTS`] parts, each a red-black tree
 //! under a lock of its own, and each region keeps its intervals in one part, chosen when it is
 //! created: pins and unpins of regions in different parts share no lock. A purge takes the
-//! oldest interval of all parts (reclaim, at most [`PUNCH_CHUNK_PAGES`] of it, so that reclaimers
-//! share a large interval), marks those pages purged in its region and then, holding only the
+//! oldest interval of all parts (reclaim, usually at most [`PUNCH_CHUNK_PAGES`] of it, so that
+//! reclaimers share a large interval), marks those pages purged in its region and then, holding only the
 //! backing file's inode lock shared, punches a hole in the region's backing file.
 //!
 //! # Locking
@@ -133,10 +133,11 @@ static LAST_AGE: AtomicU64 = AtomicU64::new(0);
 /// Which part the next region created keeps its intervals in.
 static NEXT_PART: AtomicUsize = AtomicUsize::new(0);
 
-/// How many pages a purge punches at a time, and reclaim takes of an interval at a time: those of
-/// a PMD-sized huge folio (2 MiB with 4 KiB pages, 32 MiB with 16 KiB pages).
-const PUNCH_CHUNK_PAGES: usize = if bindings::PMD_SIZE as usize > PAGE_SIZE {
-    bindings::PMD_SIZE as usize / PAGE_SIZE
+/// How many pages a purge punches at a time, and reclaim takes of an interval at a time: a PMD
+/// size (2 MiB with 4 KiB pages, 32 MiB with 16 KiB, 512 MiB with 64 KiB). Shmem folios are never
+/// larger and are aligned to their size in the file, so none straddles a multiple of it.
+const PUNCH_CHUNK_PAGES: usize = if bindings::PMD_SIZE > PAGE_SIZE {
+    bindings::PMD_SIZE / PAGE_SIZE
 } else {
     1
 };
@@ -741,7 +742,7 @@ fn lock_part(part: &'static OrderPart, mode: Mode) -> Option<Guard<'static, Orde
 
 /// Starts purging the oldest interval of a region that is not busy, across every part of the
 /// order, passing over at most [`BUSY_SKIP_LIMIT`] intervals of busy regions (and, for reclaim,
-/// parts that are locked); reclaim takes at most [`PUNCH_CHUNK_PAGES`] of it. Returns the
+/// parts that are locked); reclaim usually takes at most [`PUNCH_CHUNK_PAGES`] of it. Returns the
 /// region, the pages and the backing file's inode lock to punch the hole under; `busy` gets the
 /// first busy region passed over.
 fn start_oldest(
@@ -769,8 +770,8 @@ fn start_oldest(
             next[i] = None;
             continue;
         };
-        // Reclaim ends its part at a PMD-size boundary of the file, which splits no PMD-sized
-        // folio.
+        // If the interval goes on past the next PMD-size boundary of the file, reclaim ends its
+        // part there, inside no folio. The interval's own ends may still split one.
         let most = match mode {
             Mode::Reclaim => PUNCH_CHUNK_PAGES - interval.start % PUNCH_CHUNK_PAGES,
             Mode::All => usize::MAX,
