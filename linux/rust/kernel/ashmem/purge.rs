@@ -9,8 +9,8 @@
 //! under a lock of its own, and each region keeps its intervals in one part, chosen when it is
 //! created: pins and unpins of regions in different parts share no lock. A purge takes the
 //! oldest interval of all parts (reclaim, usually at most [`PUNCH_CHUNK_PAGES`] of it, so that
-//! reclaimers share a large interval), marks those pages purged in its region and then, holding only the
-//! backing file's inode lock shared, punches a hole in the region's backing file.
+//! reclaimers share a large interval), marks those pages purged in its region and then, holding
+//! only the backing file's inode lock shared, punches a hole in the region's backing file.
 //!
 //! # Locking
 //!
