@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Judge one test boot: KUnit's KTAP on the console, the userspace TAP on
-the second serial port, and any kernel report on the console.
+the TAP channel (second serial port, or virtio console on arm64), and any
+kernel report on the console.
 
 Exit status 0 only if every test passed, the required KUnit suites ran, the
 userspace run finished, no kernel report appeared before the harness's own
@@ -168,7 +169,7 @@ def main():
         if not kunit.get(suite, {}).get('cases'):
             problems.append(f'KUnit suite {suite} did not run')
 
-    print('Userspace (second serial port):')
+    print('Userspace (the TAP channel):')
     user, done = parse_tap(tap)
     for name, s in user.items():
         res = s['results']
