@@ -28,19 +28,19 @@ kernel=$out/arch/x86/boot/bzImage initrd=$out/initramfs-demo.cpio.gz
 # recalibration during boot). This boot waits the longest stall timeout
 # there is before it reports one; the debug boots of make check keep the
 # default.
-VM_QEMU_ARGS="-icount shift=1,sleep=off" "$S/run-vm.sh" "$kernel" "$initrd" \
+VM_QEMU_ARGS="-icount shift=1,sleep=off" VM_X86_CPU=max "$S/run-vm.sh" "$kernel" "$initrd" \
 	"$out/bench-icount" bench.mode=icount rcupdate.rcu_cpu_stall_timeout=300
-"$S/run-vm.sh" "$kernel" "$initrd" "$out/bench-smp" bench.mode=smp
+VM_X86_CPU=max "$S/run-vm.sh" "$kernel" "$initrd" "$out/bench-smp" bench.mode=smp
 
 # B9: the option's cost to files that are not memfds, against the same tree
 # built without CONFIG_RUST_ASHMEM_MEMFD (one more kernel); both boots run
 # the same measurement and nothing else.
-VM_QEMU_ARGS="-icount shift=1,sleep=off" "$S/run-vm.sh" "$kernel" "$initrd" \
+VM_QEMU_ARGS="-icount shift=1,sleep=off" VM_X86_CPU=max "$S/run-vm.sh" "$kernel" "$initrd" \
 	"$out/bench-hook" bench.mode=hook rcupdate.rcu_cpu_stall_timeout=300
 "$S/build-kernel.sh" release-nomemfd
 off=$BUILD/release-nomemfd
 DEMO=$out/ashmem_bench "$S/build-initramfs.sh" release-nomemfd
-VM_QEMU_ARGS="-icount shift=1,sleep=off" "$S/run-vm.sh" "$off/arch/x86/boot/bzImage" \
+VM_QEMU_ARGS="-icount shift=1,sleep=off" VM_X86_CPU=max "$S/run-vm.sh" "$off/arch/x86/boot/bzImage" \
 	"$off/initramfs-demo.cpio.gz" "$off/bench-hook" bench.mode=hook \
 	rcupdate.rcu_cpu_stall_timeout=300
 read -r on_other on_ashmem < <(sed -n 's/^bench-hook: //p' "$out/bench-hook/tap.log" | tr -d '\r')
