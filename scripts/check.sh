@@ -23,7 +23,7 @@
 gates=1
 [ "${1:-}" = --no-gates ] && gates=0
 # The arm64 kernels come with ARM64=1 (make check ARM64=1): with them a cold
-# run took 89 min, past CI's budget, so CI runs without them for now.
+# run took 87 min, past CI's budget, so CI runs without them for now.
 arm64=${ARM64:-0}
 S=$REPO/scripts
 t0=$(date +%s)
