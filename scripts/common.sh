@@ -42,8 +42,9 @@ JOBS=${JOBS:-$(nproc)}
 # flavour_setup FLAVOUR: the architecture of a build flavour (x86_64, unless
 # its name starts with arm64) and what follows from it: KMAKE_ARCH (extra make
 # arguments), IMAGE_TARGET, IMAGE (the boot image under the build folder).
-# The 16K arm64 kernel links with GNU ld: ld.lld-22 does not converge on its
-# layout (shared/toolchain.md).
+# The 16K arm64 kernel links with GNU ld, as ld.lld-22 does not converge on
+# its layout (shared/toolchain.md), and so takes GNU objcopy too:
+# llvm-objcopy-22 rejects that vmlinux's .rela.dyn.
 # The flavour decides the architecture, not the caller's environment; and
 # each script's make is a top-level make (make demo ARCH=arm64 would pass
 # ARCH down in MAKEFLAGS).
