@@ -3,8 +3,8 @@
 # build-kernel.sh FLAVOUR [SRC_DIR]: configure and build build/FLAVOUR from
 # configs/FLAVOUR.config over Kconfig defaults, and check that every option
 # asked for survived olddefconfig. Incremental: reruns rebuild what changed.
-# Rust is built with warnings as errors, and with clippy (but for the
-# uniprocessor and release kernels), so lints gate the build.
+# Rust is built with warnings as errors, and with clippy on the x86 debug
+# and arm64 16K kernels, so lints gate the build.
 # CONFIG_FRAGMENT names another fragment; CONFIG_CHECK=defined-only skips
 # options this tree does not define (for building prefixes of the series).
 . "$(dirname "$0")/common.sh"
@@ -77,11 +77,12 @@ check_config "$fragment" "$out/.config" ||
 note "building $flavour kernel in build/$flavour"
 start=$(date +%s)
 log=$out/build.log
-# Clippy on the x86 debug kernel (and the bisect prefixes) and on both arm64
-# kernels; the uniprocessor and release kernels, the debug kernel's code with
-# other options, build without it to save CI time (Rust warnings still fail).
+# Clippy on the x86 debug kernel (and the bisect prefixes) and on the arm64
+# 16K kernel (arm64's types, the unusual page size). The uniprocessor,
+# release and arm64 4K kernels, the same code with other options, build
+# without it to save CI time (Rust warnings still fail).
 clippy=CLIPPY=1
-case $flavour in up | release*) clippy=CLIPPY= ;; esac
+case $flavour in up | release* | arm64-4k) clippy=CLIPPY= ;; esac
 if ! kmake "$out" "$clippy" KRUSTFLAGS=-Dwarnings "$IMAGE_TARGET" modules >"$log" 2>&1; then
 	grep -E -B2 -A12 'error(\[|:)|Error [0-9]' "$log" | head -80 >&2
 	die "$flavour kernel build failed (log: $log)"

@@ -39,6 +39,27 @@ def strip(line):
     return TIMESTAMP.sub('', line.rstrip('\r\n'))
 
 
+MARK_TIME = re.compile(r'^\[\s*(\d+\.\d+)\]\s?harness: (userspace start|suite (\S+)|suites done|done)$')
+
+
+def timings(raw):
+    """Guest seconds per step, from the printk times of the harness's marks:
+    boot with KUnit up to userspace, then each suite (up to the next mark)."""
+    marks = []
+    for line in raw:
+        m = MARK_TIME.match(line.rstrip('\r\n'))
+        if m:
+            marks.append((float(m.group(1)), m.group(3) or m.group(2)))
+    if not marks or marks[0][1] != 'userspace start':
+        return []
+    steps = [('boot and KUnit', marks[0][0])]
+    for (t, name), (t_next, _) in zip(marks, marks[1:]):
+        name = {'userspace start': 'module loads and a kmemleak scan',
+                'suites done': 'kmemleak scans and self-checks'}.get(name, name)
+        steps.append((name, t_next - t))
+    return steps
+
+
 def directive(rest):
     m = re.search(r'#\s*(SKIP|TODO)', rest, re.I)
     return m.group(1).upper() if m else None
@@ -132,7 +153,8 @@ def main():
     args = ap.parse_args()
 
     with open(args.console, errors='replace') as f:
-        console = [strip(line) for line in f]
+        raw = f.readlines()
+    console = [strip(line) for line in raw]
     try:
         with open(args.tap, errors='replace') as f:
             tap = f.readlines()
@@ -226,6 +248,10 @@ def main():
             problems.append('the self-check WARNING was not seen: report detection is broken')
         else:
             print('Harness self-check: the deliberate WARNING at the end was caught')
+
+    steps = timings(raw)
+    if steps:
+        print('Guest time (s): ' + ', '.join(f'{name} {t:.0f}' for name, t in steps))
 
     for p in failures + problems:
         print('PROBLEM: ' + p)

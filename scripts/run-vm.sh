@@ -37,7 +37,7 @@ case $kernel in
 		-chardev "file,id=tap,path=$out/tap.log" -device virtconsole,chardev=tap \
 		${VM_QEMU_ARGS:-} \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyAMA0 panic=-1 loglevel=7 harness.tap=/dev/hvc0 $*" \
+		-append "console=ttyAMA0 panic=-1 loglevel=7 printk.time=1 harness.tap=/dev/hvc0 $*" \
 		</dev/null || rc=$?
 	;;
 *)
@@ -48,7 +48,7 @@ case $kernel in
 		-serial "file:$out/console.log" -serial "file:$out/tap.log" \
 		${VM_QEMU_ARGS:-} \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=7 $*" </dev/null || rc=$?
+		-append "console=ttyS0 panic=-1 loglevel=7 printk.time=1 $*" </dev/null || rc=$?
 	;;
 esac
 [ $rc = 124 ] && echo "VM timed out after $VM_TIMEOUT s" >>"$out/console.log"
