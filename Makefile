@@ -12,7 +12,7 @@ help: ## list the targets
 demo: ## build the patched kernel, boot it, show ashmem at work (ARCH=arm64 [PAGES=16k])
 	@$(S)/demo.sh
 
-check: ## the whole test suite: gates; KUnit and selftests on x86_64 (debug, uniprocessor, release) and arm64 (4K with 32-bit apps, 16K); ARM64=0 for x86_64 only
+check: ## the whole test suite: gates; KUnit and selftests on x86_64 (debug, release) and arm64 (4K with 32-bit apps, 16K); ARM64=0 for x86_64 only, UP=1 adds the uniprocessor kernel
 	@$(S)/check.sh
 
 test: ## build and boot build/src as it is, without the series gates

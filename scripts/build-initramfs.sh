@@ -36,13 +36,14 @@ if [ "$KARCH" = arm64 ]; then
 	cc32="$cross=arm-linux-gnueabihf" hdr32=$BUILD/arm-headers/usr/include
 else
 	cp /bin/busybox "$root/bin/busybox"
-	# The uniprocessor boot runs the 64-bit suites only: the compat paths
-	# do not depend on SMP, and the x86 and arm64 debug boots run them.
 	abis="64 32"
-	[ "$flavour" = up ] && abis="64"
 	cc64="gcc -m64 -static" hdr64=$out/usr/include
 	cc32="gcc -m32 -static" hdr32=$out/usr/include
 fi
+
+# The long loops of the x86 debug boot; arm64 runs a tenth of each.
+debug_lifetimes64=20000 debug_lifetimes32=10000 debug_fuzz_operations=100000
+debug_module_cycles=100
 
 : >"$root/tests/list"
 for bits in $abis; do
@@ -62,17 +63,17 @@ for bits in $abis; do
 		cp "$prog" "$root/tests/$bits/"
 		name=$(basename "$prog")
 		args=
-		# Region lifetimes: 100,000 each way on the fast release kernel;
-		# on the debug kernels, 20,000 (64-bit) and 10,000
-		# (32-bit) on x86 and 10,000 on the uniprocessor kernel. Emulated
-		# arm64 runs a tenth of the x86 debug boot's loops (lifetimes,
-		# fuzzer calls), so that make check fits CI's time.
+		# Region lifetimes and fuzzer operations: the programs' 100,000
+		# on the fast release kernel; fewer where KASAN and kmemleak
+		# watch, and on emulated arm64 a tenth of the x86 debug
+		# kernel's, so that make check fits CI's time.
 		case $name-$bits-$flavour in
-		ashmem_cycles-64-debug) args=" -n 20000" ;;
-		ashmem_cycles-32-debug | ashmem_cycles-*-up) args=" -n 10000" ;;
-		ashmem_cycles-64-arm64*) args=" -n 2000" ;;
-		ashmem_cycles-32-arm64*) args=" -n 1000" ;;
-		ashmem_fuzz-*-arm64*) args=" -n 10000" ;;
+		ashmem_cycles-64-debug) args=" -n $debug_lifetimes64" ;;
+		ashmem_cycles-32-debug | ashmem_cycles-*-up) args=" -n $debug_lifetimes32" ;;
+		ashmem_cycles-64-arm64*) args=" -n $((debug_lifetimes64 / 10))" ;;
+		ashmem_cycles-32-arm64*) args=" -n $((debug_lifetimes32 / 10))" ;;
+		ashmem_fuzz-*-debug) args=" -n $debug_fuzz_operations" ;;
+		ashmem_fuzz-*-arm64*) args=" -n $((debug_fuzz_operations / 10))" ;;
 		esac
 		echo "$name-$bits /tests/$bits/$name$args" >>"$root/tests/list"
 	done
@@ -85,10 +86,10 @@ mkdir -p "$root/lib/modules"
 if [ -f "$out/samples/rust/rust_ashmem.ko" ]; then
 	cp "$out/samples/rust/rust_ashmem.ko" "$root/lib/modules/"
 	cp "$REPO/initramfs/module_cycle.sh" "$root/tests/"
-	# 10 unload, load and use rounds on emulated arm64, 100 elsewhere.
-	cycles=
-	[ "$KARCH" = arm64 ] && cycles=" 10"
-	echo "module_cycle /tests/module_cycle.sh$cycles" >>"$root/tests/list"
+	# Unload, load and use rounds: a tenth on emulated arm64.
+	cycles=$debug_module_cycles
+	[ "$KARCH" = arm64 ] && cycles=$((debug_module_cycles / 10))
+	echo "module_cycle /tests/module_cycle.sh $cycles" >>"$root/tests/list"
 fi
 
 # kmemleak's test module, which leaks on purpose: the harness self-check

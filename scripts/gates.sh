@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # gates.sh checkpatch|maintainers|rustfmt|rustdoc|htmldocs: the review gates. (clippy runs with
-# every kernel build: see build-kernel.sh.)
+# the debug and arm64 16K kernel builds: see build-kernel.sh.)
 . "$(dirname "$0")/common.sh"
 
 # checkpatch --strict on every patch: no error, no warning, no check.

@@ -39,30 +39,35 @@ def strip(line):
     return TIMESTAMP.sub('', line.rstrip('\r\n'))
 
 
-MARK_TIME = re.compile(r'^\[\s*(\d+\.\d+)\]\s?harness: (userspace start|suite (\S+)|suites done|done)$')
+MARK_TIME = re.compile(r'\[\s*(\d+\.\d+)\]\s?harness: (userspace start|suite (\S+)|suites done|done)\s*$')
+ANY_TIME = re.compile(r'^\[\s*(\d+\.\d+)\]')
 
 
 def timings(raw):
     """Guest seconds per step, from the printk times of the harness's marks:
-    boot with KUnit up to userspace, then each suite (up to the next mark)."""
+    the kernel's boot (KUnit included where it is built in) up to userspace,
+    then each step up to the next mark. A step the run never finished is
+    measured to the last timestamp in the log and marked unfinished."""
     marks = []
+    last = None
     for line in raw:
-        m = MARK_TIME.match(line.rstrip('\r\n'))
+        m = MARK_TIME.search(line)
         if m:
             marks.append((float(m.group(1)), m.group(3) or m.group(2)))
+        m = ANY_TIME.match(line)
+        if m:
+            last = float(m.group(1))
     if not marks or marks[0][1] != 'userspace start':
         return []
-    steps = [('boot and KUnit', marks[0][0])]
+    names = {'userspace start': 'module loads and a kmemleak scan',
+             'suites done': 'kmemleak scans and self-checks'}
+    steps = [('boot', marks[0][0])]
     for (t, name), (t_next, _) in zip(marks, marks[1:]):
-        name = {'userspace start': 'module loads and a kmemleak scan',
-                'suites done': 'kmemleak scans and self-checks'}.get(name, name)
-        steps.append((name, t_next - t))
+        steps.append((names.get(name, name), max(0.0, t_next - t)))
+    t, name = marks[-1]
+    if name != 'done' and last is not None:
+        steps.append((names.get(name, name) + ' (unfinished)', max(0.0, last - t)))
     return steps
-
-
-def directive(rest):
-    m = re.search(r'#\s*(SKIP|TODO)', rest, re.I)
-    return m.group(1).upper() if m else None
 
 
 def parse_kunit(lines):
