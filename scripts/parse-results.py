@@ -70,6 +70,11 @@ def timings(raw):
     return steps
 
 
+def directive(rest):
+    m = re.search(r'#\s*(SKIP|TODO)', rest, re.I)
+    return m.group(1).upper() if m else None
+
+
 def parse_kunit(lines):
     """Return {suite: {'plan': N, 'cases': [(case, status)]}}.
 
