@@ -5,8 +5,8 @@
 # KUnit (where it is built in) and the userspace suites:
 #   debug            x86_64, the instruments, built with clippy; then rustdoc
 #                    and Sphinx
-#   up               with UP=1: x86_64 uniprocessor debug (no KASAN), the
-#                    sample built in
+#   up               with UP=1: x86_64 uniprocessor debug, the sample built
+#                    in
 #   arm64-4k         arm64 debug with 4K pages and COMPAT (armhf suites too)
 #   arm64-16k        arm64 debug with 16K pages, built with clippy, the sample
 #                    built in (so its shrinker is registered before the
