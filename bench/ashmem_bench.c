@@ -7,8 +7,9 @@
  * With "bench.mode=icount" on the kernel command line (QEMU's -icount: guest
  * time follows instructions executed) it runs B1-B4, B6 and B7; with
  * "bench.mode=smp" (plain multi-threaded TCG, 2 CPUs) it runs B5, and B7
- * again with both threads running at once. B8 (ashmem ioctls on memfds) runs
- * under -icount; "bench.mode=hook" runs only B9's measurement, which
+ * again with both threads running at once. B8 (ashmem ioctls on memfds) and
+ * B10 (kernel pins, through samples/rust/rust_ashmem_import.rs) run under
+ * -icount; "bench.mode=hook" runs only B9's measurement, which
  * scripts/bench.sh runs on kernels with and without CONFIG_RUST_ASHMEM_MEMFD.
  */
 #define _GNU_SOURCE
@@ -636,6 +637,77 @@ static void bench_memfd(void)
 	close(dev);
 }
 
+/* The importing sample's interface (tools/testing/selftests/ashmem/ashmem_import_test.c). */
+struct import_req {
+	int32_t fd;
+	uint32_t kind;
+	uint64_t size;
+	uint32_t handle;
+	uint32_t pad;
+	char name[ASHMEM_NAME_LEN];
+};
+
+struct import_pin {
+	uint32_t handle;
+	uint32_t pin;
+	uint64_t offset;
+	uint64_t len;
+	uint32_t was_purged;
+	uint32_t pad;
+};
+
+#define IMPORT_DEV "/dev/ashmem_import"
+#define IMPORT _IOWR(0xB9, 1, char[sizeof(struct import_req)])
+#define IMPORT_PIN _IOWR(0xB9, 2, char[sizeof(struct import_pin)])
+#define IMPORT_UNPIN _IOW(0xB9, 3, uint32_t)
+
+/* Kernel pins and unpins of one page through /dev/ashmem_import. */
+static double kernel_pins(int dev, uint32_t handle, long at, int count)
+{
+	struct import_pin req = { .handle = handle, .offset = at, .len = page };
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < count; i++) {
+		if (ioctl(dev, IMPORT_PIN, &req) || ioctl(dev, IMPORT_UNPIN, &req.pin))
+			die("kernel PIN/UNPIN");
+	}
+	return (double)(now_ns() - t) / count;
+}
+
+/*
+ * B10: a driver's kernel pin and unpin of one page (a hold of the region's
+ * pin state and memfd_pin_folios(), and their undoing), ioctls of the
+ * importing sample included, against a userspace PIN+UNPIN pair on a region
+ * with one unpinned range, as B3's. Two rows: a page userspace keeps pinned,
+ * and the unpinned one, which the hold takes out of the purge order.
+ */
+static void bench_kernel_pin(void)
+{
+	int fd = new_region("bench", 4 * page), dev = open(IMPORT_DEV, O_RDWR | O_CLOEXEC);
+	struct import_req req = { 0 };
+	double v[REPEATS], w[REPEATS];
+
+	if (dev < 0)
+		die("open " IMPORT_DEV);
+	map_shared(fd, 4 * page);
+	if (pin_op(fd, ASHMEM_UNPIN, 2 * page, page))
+		die("UNPIN");
+	req.fd = fd;
+	if (ioctl(dev, IMPORT, &req))
+		die("IMPORT");
+	for (int at = 0; at <= 2; at += 2) {
+		for (int r = 0; r < REPEATS; r++) {
+			v[r] = kernel_pins(dev, req.handle, at * page, 500);
+			w[r] = pairs(fd, 2 * page, 500);
+		}
+		printf("| B10 | kernel pin and unpin of one page (the importing sample's PIN and UNPIN ioctls), %s | %.0f ns | userspace PIN+UNPIN pair: %.0f ns | %.2fx | - | - |\n",
+		       at ? "a page userspace unpinned" : "a page userspace keeps pinned",
+		       median(v, REPEATS), median(w, REPEATS), median(v, REPEATS) / median(w, REPEATS));
+	}
+	close(dev);
+	close(fd);
+}
+
 /* The median cost of ioctl 'cmd' on 'fd', which must fail with ENOTTY. */
 static double enotty_ioctls(int fd, unsigned long cmd)
 {
@@ -727,6 +799,7 @@ int main(void)
 		bench_pressure();
 		bench_latency(0);
 		bench_memfd();
+		bench_kernel_pin();
 	}
 	printf("bench: done\n");
 	return 0;

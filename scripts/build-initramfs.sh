@@ -62,6 +62,8 @@ for bits in $abis; do
 		[ -f "$prog" ] && [ -x "$prog" ] || continue
 		cp "$prog" "$root/tests/$bits/"
 		name=$(basename "$prog")
+		# module_cycle.sh's helper, which unloads the modules: not a suite.
+		[ "$name" != ashmem_import_unload ] || continue
 		args=
 		# Region lifetimes and fuzzer operations: the programs' 100,000
 		# on the fast release kernel; fewer where KASAN and kmemleak
@@ -83,6 +85,15 @@ done
 # Modules the test kernel builds, loaded by /init before the suites, and
 # a last suite that unloads and reloads the ashmem module.
 mkdir -p "$root/lib/modules"
+# KUnit suites in modules, loaded after the drivers: they use /dev/ashmem.
+mkdir -p "$root/lib/modules/tests"
+if [ -f "$out/mm/ashmem_kunit.ko" ]; then
+	cp "$out/mm/ashmem_kunit.ko" "$root/lib/modules/tests/"
+fi
+# The importing driver loads beside the ashmem sample, built in or not.
+if [ -f "$out/samples/rust/rust_ashmem_import.ko" ]; then
+	cp "$out/samples/rust/rust_ashmem_import.ko" "$root/lib/modules/"
+fi
 if [ -f "$out/samples/rust/rust_ashmem.ko" ]; then
 	cp "$out/samples/rust/rust_ashmem.ko" "$root/lib/modules/"
 	cp "$REPO/initramfs/module_cycle.sh" "$root/tests/"

@@ -122,7 +122,7 @@ parse() {
 # The debug kernels run with shmem huge folios, SysV IPC and hugetlbfs: the
 # tests that split huge folios and that find SysV segments and MFD_HUGETLB
 # memfds answering ENOTTY must pass there, not skip.
-debug_flags=(--require-suite rust_doctests_kernel
+debug_flags=(--require-suite rust_doctests_kernel --require-suite ashmem_c_interface
 	--require-test region.purges_split_large_folios
 	--require-test global.sysv_shm_is_enotty
 	--require-test global.hugetlb_memfd_is_enotty)

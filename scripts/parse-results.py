@@ -154,7 +154,7 @@ def main():
     ap.add_argument('console')
     ap.add_argument('tap')
     ap.add_argument('--require-suite', action='append', default=[],
-                    help='a KUnit suite that must have run')
+                    help='a KUnit suite that must have run, none of its cases skipped')
     ap.add_argument('--ours', default=r'^(ashmem|fs|kunit|memfd|miscdevice|mm|page|seq_file|shmem|shrinker|sync_lock|sync_once|task|uaccess|iov)(_|$)',
                     help='regex: doctest files to count one by one')
     ap.add_argument('--require-test', action='append', default=[],
@@ -198,8 +198,11 @@ def main():
             for key, (p, other) in per_file.items():
                 print(f'    {key}: {p} passed' + (f', {other} not passed' if other else ''))
     for suite in args.require_suite:
-        if not kunit.get(suite, {}).get('cases'):
+        cases = kunit.get(suite, {}).get('cases')
+        if not cases:
             problems.append(f'KUnit suite {suite} did not run')
+        elif any(s == 'skip' for _, s in cases):
+            problems.append(f'KUnit suite {suite} skipped cases, which it must run')
 
     print('Userspace (the TAP channel):')
     user, done = parse_tap(tap)

@@ -13,6 +13,10 @@
 
 use crate::str::CStr;
 
+mod c_interface;
+mod device;
+#[cfg(CONFIG_MEMFD_CREATE)]
+mod import;
 pub mod ioctl;
 #[cfg(CONFIG_MEMFD_CREATE)]
 pub mod memfd;
@@ -20,11 +24,14 @@ mod purge;
 pub mod ranges;
 mod region;
 
+pub use device::{is_ashmem_file, Registration};
+#[cfg(CONFIG_MEMFD_CREATE)]
+pub use import::{Import, KernelPin, Kind};
 pub use purge::{
     purge_all, purge_oldest, purgeable_pages, register_shrinker, PurgeShrinker, Purged,
     SHRINKER_NAME,
 };
-pub use region::{PinRange, PinResult, Region};
+pub use region::{PinRange, PinResult, Region, FULL_NAME_LEN};
 
 /// The size of a region's name buffer, NUL included: names keep at most
 /// `NAME_LEN - 1` bytes.

@@ -5,6 +5,15 @@
 //!
 //! C header: [`include/linux/shmem_fs.h`](srctree/include/linux/shmem_fs.h)
 
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+use crate::{
+    alloc::{
+        flags::{__GFP_NOWARN, GFP_KERNEL},
+        KVVec,
+    },
+    ffi::c_uint,
+    page::{BorrowedPage, PAGE_SHIFT, PAGE_SIZE},
+};
 use crate::{
     bindings, c_str,
     error::{code::*, from_err_ptr, to_result, Error, Result},
@@ -508,6 +517,198 @@ impl Drop for ShmemInodeGuard {
     fn drop(&mut self) {
         // SAFETY: By the type invariants the current task holds the valid inode's lock shared.
         unsafe { bindings::inode_unlock_shared((*self.file.as_ptr()).f_inode) };
+    }
+}
+
+/// Pages of a shmem file pinned in memory, as for DMA (`FOLL_PIN`), until this is dropped.
+///
+/// Pinned pages stay resident: reclaim neither swaps them out nor migrates them, and with
+/// `CONFIG_MIGRATION` they were moved out of movable zones and CMA first, as long-term pins
+/// (`FOLL_LONGTERM`) are. Holes in the range get new zeroed pages first, charged like any page
+/// of the file (tmpfs size limits, the memory cgroup of the current task); the pin itself is not
+/// charged to anyone (no `RLIMIT_MEMLOCK`): a driver pinning for userspace bounds how much.
+///
+/// The pages are marked dirty when pinned, so that what is written through them is kept. Hole
+/// punches and truncation do not wait for pins: the whole folios they cover leave the file (the
+/// pinned pages stay valid, but are no longer the file's), and the parts of a large folio they
+/// cover are zeroed in place. A user that must not lose what it wrote keeps them away.
+///
+/// This checks neither the file's mode nor its seals: the caller checks that whoever asked may
+/// read the file, and may write it before writing through the pages.
+///
+/// # Invariants
+///
+/// Each entry of `folios` holds one `FOLL_PIN` pin on its folio, dropped when this is dropped.
+/// `pages` points to the pinned pages of these folios, in file order.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{c_str, kunit, page::PAGE_SIZE, shmem::{PinnedPages, ShmemFile}};
+///
+/// let shmem = ShmemFile::new(c_str!("kunit-pinned-pages"), 4 * PAGE_SIZE, 0, None)?;
+/// // Pages 1 and 2: holes until now, pinned with new zeroed pages.
+/// let pinned = PinnedPages::pin(shmem.file(), 1, 2)?;
+/// assert_eq!(pinned.len(), 2);
+/// let page = pinned.page(1).ok_or(EINVAL)?;
+/// let data = *b"pinned";
+/// // SAFETY: `data` is valid for its length, and nothing else accesses the file meanwhile.
+/// unsafe { page.write_raw(data.as_ptr(), 10, data.len())? };
+/// assert!(pinned.page(2).is_none());
+///
+/// // The page is the file's: reading the file at page 2 finds the bytes.
+/// let mut buf = [0u8; 6];
+/// let mut pos = (2 * PAGE_SIZE + 10) as i64;
+/// assert_eq!(kunit::kernel_read(shmem.file(), &mut buf, &mut pos)?, buf.len());
+/// assert_eq!(buf, data);
+///
+/// // Ranges must be within the file's size; a page may be pinned twice.
+/// assert_eq!(PinnedPages::pin(shmem.file(), 3, 2).err(), Some(EINVAL));
+/// assert_eq!(PinnedPages::pin(shmem.file(), 0, 0).err(), Some(EINVAL));
+/// assert_eq!(PinnedPages::pin(shmem.file(), usize::MAX, 1).err(), Some(EINVAL));
+/// let again = PinnedPages::pin(shmem.file(), 2, 2)?;
+/// assert_eq!(again.page(0).map(|p| p.as_ptr()), Some(page.as_ptr()));
+/// # Ok::<(), Error>(())
+/// ```
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+pub struct PinnedPages {
+    folios: KVVec<NonNull<bindings::folio>>,
+    pages: KVVec<NonNull<bindings::page>>,
+}
+
+// SAFETY: Pins are not tied to the task that took them; any task may drop them.
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+unsafe impl Send for PinnedPages {}
+
+// SAFETY: `&PinnedPages` only reads the two vectors and hands out borrowed pages, whose accesses
+// have their own rules.
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+unsafe impl Sync for PinnedPages {}
+
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+impl PinnedPages {
+    /// Pins `count` pages of `file` from page `first`, filling holes with new pages. The last
+    /// page may be the partial one at the end of the file.
+    ///
+    /// Fails with [`EINVAL`] if `file` is not a shmem file (a `MFD_HUGETLB` memfd, for one), if
+    /// `count` is 0, or if the range overflows or is not within the file's size. Fails with
+    /// [`ENOMEM`], or whatever filling a hole or swapping a page in returned (`ENOSPC` past a
+    /// tmpfs size limit, say), if that failed. May sleep and reclaim memory.
+    pub fn pin(file: &File, first: usize, count: usize) -> Result<Self> {
+        let page_size = PAGE_SIZE as i64;
+        let first = i64::try_from(first)?;
+        let count_bytes = i64::try_from(count)?.checked_mul(page_size).ok_or(EINVAL)?;
+        let start = first.checked_mul(page_size).ok_or(EINVAL)?;
+        let end = start.checked_add(count_bytes).ok_or(EINVAL)?;
+        let max_folios = c_uint::try_from(count)?;
+        let file_ptr = file.as_ptr();
+        // `memfd_pin_folios()` also takes hugetlbfs files, whose folios are not base pages.
+        // SAFETY: The file and its mapping are valid; `shmem_mapping()` only compares the
+        // mapping's operations.
+        if !unsafe { bindings::shmem_mapping((*file_ptr).f_mapping) } {
+            return Err(EINVAL);
+        }
+        // SAFETY: The file and its inode are valid.
+        let size = unsafe { bindings::i_size_read((*file_ptr).f_inode) };
+        // Checked before allocating for `count`, which comes from userspace; checked again by
+        // `memfd_pin_folios()` against the size at that time.
+        if count == 0 || start >= size || end - page_size >= size {
+            return Err(EINVAL);
+        }
+        let last = end.min(size) - 1;
+        // Every page may be a folio of its own.
+        let flags = GFP_KERNEL | __GFP_NOWARN;
+        let mut folios: KVVec<NonNull<bindings::folio>> = KVVec::with_capacity(count, flags)?;
+        let mut pages: KVVec<NonNull<bindings::page>> = KVVec::with_capacity(count, flags)?;
+        let mut offset: c_ulong = 0;
+        // SAFETY: The file is valid, and `folios` has room for `max_folios` entries. On success
+        // the call returns how many folio pointers it wrote, at most `max_folios`, each folio
+        // pinned, and the byte offset into the first.
+        let pinned = unsafe {
+            bindings::memfd_pin_folios(
+                file_ptr,
+                start,
+                last,
+                folios.as_mut_ptr().cast(),
+                max_folios,
+                &mut offset,
+            )
+        };
+        let pinned = usize::try_from(pinned).map_err(|_| Error::from_errno(pinned as i32))?;
+        // SAFETY: The first `pinned <= max_folios` entries were written with valid, non-null
+        // folio pointers.
+        unsafe { folios.set_len(pinned) };
+        // INVARIANT: Each entry of `folios` holds a pin, which dropping `this` from here on
+        // drops; `pages` is empty.
+        let mut this = Self {
+            folios,
+            pages: KVVec::new(),
+        };
+        let mut skip = offset >> PAGE_SHIFT;
+        'folios: for folio in this.folios.iter() {
+            // SAFETY: The folio is pinned, so valid.
+            let nr = unsafe { bindings::folio_nr_pages(folio.as_ptr()) } as usize;
+            // SAFETY: The folio is valid, and its head page is a page of it. Marking it dirty
+            // (which takes the folio lock) keeps what is written through the pin: a clean
+            // shmem folio is dropped, not swapped, once it is no longer pinned.
+            unsafe { bindings::set_page_dirty_lock(bindings::folio_page(folio.as_ptr(), 0)) };
+            for n in skip..nr {
+                if pages.len() == count {
+                    break 'folios;
+                }
+                // SAFETY: The folio is valid and `n` is below its page count.
+                let page = unsafe { bindings::folio_page(folio.as_ptr(), n as c_ulong) };
+                let page = NonNull::new(page).ok_or(EINVAL)?;
+                // The capacity is `count`, so this never allocates.
+                pages.push(page, GFP_KERNEL)?;
+            }
+            skip = 0;
+        }
+        if pages.len() != count {
+            return Err(EINVAL);
+        }
+        // INVARIANT: `pages` holds the `count` pinned pages of the folios, in file order.
+        this.pages = pages;
+        Ok(this)
+    }
+
+    /// Returns the number of pinned pages.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Returns whether no page is pinned, which never happens: [`PinnedPages::pin`] refuses
+    /// empty ranges.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Returns the `index`-th pinned page, or [`None`] past the end.
+    ///
+    /// The page is borrowed from this pin. A user that needs it for longer, such as a device
+    /// that keeps using it after the pin is dropped, takes its own page reference. Userspace
+    /// may read and write the page through its mappings at any time, which [`Page`]'s
+    /// `read_raw` and `write_raw` do not allow for: their callers must rule that out. Writers
+    /// of a page that userspace maps also call `flush_dcache_page()` on architectures whose
+    /// data caches alias.
+    ///
+    /// [`Page`]: crate::page::Page
+    pub fn page(&self, index: usize) -> Option<BorrowedPage<'_>> {
+        let page = *self.pages.get(index)?;
+        // SAFETY: By the type invariants the page is in a folio pinned until `self` is dropped,
+        // and `self` outlives the returned borrow.
+        Some(unsafe { BorrowedPage::from_raw(page) })
+    }
+}
+
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+impl Drop for PinnedPages {
+    fn drop(&mut self) {
+        let folios = self.folios.as_mut_ptr().cast();
+        // SAFETY: By the type invariants each entry holds one pin, dropped here exactly once.
+        unsafe { bindings::unpin_folios(folios, self.folios.len() as c_ulong) };
     }
 }
 

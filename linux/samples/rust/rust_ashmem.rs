@@ -30,7 +30,7 @@ module! {
 }
 
 struct AshmemModule {
-    _misc: Pin<KBox<MiscDeviceRegistration<Ashmem>>>,
+    _device: ashmem::Registration<Ashmem>,
     _shrinker: ShrinkerRegistration<PurgeShrinker>,
 }
 
@@ -45,7 +45,7 @@ impl kernel::Module for AshmemModule {
         // region is left to purge.
         let shrinker = ashmem::register_shrinker(ashmem::SHRINKER_NAME)?;
         Ok(Self {
-            _misc: KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?,
+            _device: ashmem::Registration::register(options)?,
             _shrinker: shrinker,
         })
     }

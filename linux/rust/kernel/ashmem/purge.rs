@@ -5,9 +5,11 @@
 //!
 //! The order holds every unpinned interval of every backed region, keyed by age (a counter
 //! that each unpin advances) and first page; the regions keep it in step as their intervals
-//! change ([`OrderUpdate`]). It is split into [`ORDER_PARTS`] parts, each a red-black tree
-//! under a lock of its own, and each region keeps its intervals in one part, chosen when it is
-//! created: pins and unpins of regions in different parts share no lock. A purge takes the
+//! change ([`OrderUpdate`]). Intervals a kernel pin holds wait in a tree of their own, out of
+//! reach of purging, until the pin is dropped. The order is split into [`ORDER_PARTS`] parts,
+//! each a red-black tree (and a tree of held intervals) under a lock of its own, and each region
+//! keeps its intervals in one part, chosen when it is created: pins and unpins of regions in
+//! different parts share no lock. A purge takes the
 //! oldest interval of all parts (reclaim, usually at most [`PUNCH_CHUNK_PAGES`] of it, so that
 //! reclaimers share a large interval), marks those pages purged in its region and then, holding
 //! only the backing file's inode lock shared, punches a hole in the region's backing file.
@@ -40,7 +42,7 @@ use super::{
     region::{Backed, NotStarted, Shared},
 };
 use crate::{
-    alloc::Flags,
+    alloc::{Flags, KVec},
     c_str,
     error::{code::*, Result},
     page::PAGE_SIZE,
@@ -75,11 +77,14 @@ pub(super) struct Entry {
 ///
 /// # Invariants
 ///
-/// `entries` holds one entry for each unpinned interval of each backed region whose part this
-/// is, keyed by its age and first page; the part's [`OrderPart::purgeable`] is the sum of their
-/// lengths.
+/// `entries` holds one entry for each unpinned interval that no kernel hold covers, of each
+/// backed region whose part this is, keyed by its age and first page; the part's
+/// [`OrderPart::purgeable`] is the sum of their lengths. `held` holds one entry, keyed alike,
+/// for each held interval of those regions: never purged, it keeps the node that the interval
+/// needs in `entries` once its holds are released, so releasing allocates nothing.
 pub(super) struct Order {
     entries: RBTree<Key, Entry>,
+    held: RBTree<Key, Entry>,
 }
 
 /// How many parts the purge order is split into.
@@ -102,6 +107,7 @@ impl OrderPart {
             order: LazyGlobalLock::new(
                 Order {
                     entries: RBTree::new(),
+                    held: RBTree::new(),
                 },
                 c_str!("ashmem_purge_order"),
                 key,
@@ -185,34 +191,52 @@ impl Order {
 /// Nodes of the purge order, reserved before the locks are taken.
 ///
 /// A change of a region's intervals removes entries before it adds up to two, so it needs one
-/// new node besides those it frees; it keeps up to three, so that a reservation kept with the
-/// region lets the next change allocate nothing.
+/// new node besides those it frees; a kernel hold needs two, an unpin cut in pieces by kernel
+/// holds one per piece. It keeps up to three (or as many as it was made with), so that a
+/// reservation kept with the region lets the next change allocate nothing.
 pub(super) struct OrderReservation {
     nodes: [Option<RBTreeNodeReservation<Key, Entry>>; 3],
+    /// Slots past the first three, allocated with them; empty but for unpins across holds.
+    more: KVec<Option<RBTreeNodeReservation<Key, Entry>>>,
 }
 
 impl OrderReservation {
-    /// Reserves the one new node that any pin or unpin may need.
-    pub(super) fn new(flags: Flags) -> Result<Self> {
-        let mut res = Self::none();
-        res.nodes[0] = Some(RBTreeNodeReservation::new(flags)?);
-        Ok(res)
-    }
-
     /// Reserves nothing, for changes that only remove intervals.
     pub(super) fn none() -> Self {
         Self {
             nodes: [None, None, None],
+            more: KVec::new(),
         }
     }
 
-    /// Returns whether the reservation holds the node that any one change may need.
-    pub(super) fn is_ready(&self) -> bool {
-        self.nodes.iter().any(Option::is_some)
+    /// Reserves `count` nodes.
+    pub(super) fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
+        let mut res = Self::none();
+        let more = count.saturating_sub(res.nodes.len());
+        res.more = KVec::with_capacity(more, flags)?;
+        for _ in 0..more {
+            // Within the capacity: no allocation.
+            res.more
+                .push(Some(RBTreeNodeReservation::new(flags)?), flags)?;
+        }
+        for slot in res.nodes.iter_mut().take(count) {
+            *slot = Some(RBTreeNodeReservation::new(flags)?);
+        }
+        Ok(res)
+    }
+
+    /// Returns whether the reservation holds at least `count` nodes.
+    pub(super) fn holds(&self, count: usize) -> bool {
+        let nodes = self.nodes.iter().chain(self.more.iter());
+        nodes.filter(|node| node.is_some()).count() >= count
+    }
+
+    fn slots(&mut self) -> impl Iterator<Item = &mut Option<RBTreeNodeReservation<Key, Entry>>> {
+        self.nodes.iter_mut().chain(self.more.iter_mut())
     }
 
     fn take(&mut self) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        self.nodes.iter_mut().find_map(Option::take)
+        self.slots().find_map(Option::take)
     }
 
     /// Keeps `node` if there is room, and returns it otherwise.
@@ -220,7 +244,7 @@ impl OrderReservation {
         &mut self,
         node: RBTreeNodeReservation<Key, Entry>,
     ) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        match self.nodes.iter_mut().find(|slot| slot.is_none()) {
+        match self.slots().find(|slot| slot.is_none()) {
             Some(slot) => {
                 *slot = Some(node);
                 None
@@ -264,7 +288,7 @@ impl<'a> OrderUpdate<'a> {
 }
 
 impl IntervalObserver for OrderUpdate<'_> {
-    fn added(&mut self, pages: Range<usize>, age: u64) {
+    fn added(&mut self, pages: Range<usize>, age: u64, held: bool) {
         // Every change reserves or frees the nodes it adds; without one (a bug), the interval
         // stays out of the order: never purged, which loses no data.
         let Some(node) = self.spare.take() else {
@@ -274,17 +298,31 @@ impl IntervalObserver for OrderUpdate<'_> {
             region: self.region.clone(),
             end: pages.end,
         };
+        let node = node.into_node((age, pages.start), entry);
+        if held {
+            // INVARIANT: One entry per held interval, not counted.
+            self.order.held.insert(node);
+            return;
+        }
         self.region
             .order_part()
             .purgeable
             .fetch_add(pages.len(), Ordering::Relaxed);
         // INVARIANT: One entry per unpinned interval; the part's count has its pages.
-        self.order
-            .entries
-            .insert(node.into_node((age, pages.start), entry));
+        self.order.entries.insert(node);
     }
 
-    fn removed(&mut self, pages: Range<usize>, age: u64) {
+    fn can_add(&self) -> bool {
+        self.spare.holds(1)
+    }
+
+    fn removed(&mut self, pages: Range<usize>, age: u64, held: bool) {
+        if held {
+            if let Some(node) = self.order.held.remove_node(&(age, pages.start)) {
+                drop(self.spare.keep(node.into_reservation()));
+            }
+            return;
+        }
         let Some(node) = self.order.entries.remove_node(&(age, pages.start)) else {
             return;
         };

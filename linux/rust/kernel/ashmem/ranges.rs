@@ -18,26 +18,84 @@
 //! Each unpinned interval has an age, the one its last unpin gave it; pieces left by a pin keep
 //! it. An [`IntervalObserver`] hears of every unpinned interval added or removed, which is how
 //! the order of purging across regions keeps in step.
+//!
+//! The kernel may hold page ranges ([`UnpinnedRanges::hold`]), whatever userspace pins or
+//! unpins: unpinned pages under a hold are *held* and may not be purged until the last hold over
+//! them is released. Unpinned intervals are cut at the ends of every hold and marked held or
+//! not, so releasing a hold only marks intervals, and needs no node and cannot fail. Userspace
+//! sees held pages as unpinned, and a pin reports a purge exactly as without holds.
 
 use crate::{
-    alloc::Flags,
-    error::Result,
+    alloc::{Flags, KBox, KVec},
+    error::{code::*, Result},
     rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
 };
 use core::ops::Range;
 
-/// An interval in a tree: its end (the page just past it) and, for unpinned ones, its age.
+/// An interval in a tree: its end (the page just past it) and, for unpinned ones, its age and
+/// whether a kernel hold covers it.
 #[derive(Clone, Copy)]
 struct Span {
     end: usize,
     age: u64,
+    held: bool,
+}
+
+/// How many kernel holds a region may have at once.
+pub const MAX_HOLDS: usize = 64;
+
+/// The page ranges the kernel holds in one region, in no order; the same range may be held more
+/// than once.
+pub struct Holds {
+    ranges: [(usize, usize); MAX_HOLDS],
+    len: usize,
+}
+
+impl Holds {
+    /// Allocates room for [`MAX_HOLDS`] holds, to give to [`UnpinnedRanges::add_hold_room`]
+    /// before the region's lock is taken.
+    pub fn new(flags: Flags) -> Result<KBox<Self>> {
+        Ok(KBox::new(
+            Self {
+                ranges: [(0, 0); MAX_HOLDS],
+                len: 0,
+            },
+            flags,
+        )?)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.ranges[..self.len]
+            .iter()
+            .map(|&(start, end)| start..end)
+    }
+
+    /// Returns whether a hold starts or ends at `page`.
+    fn is_edge(&self, page: usize) -> bool {
+        self.iter()
+            .any(|held| held.start == page || held.end == page)
+    }
+
+    /// Returns whether a hold covers `page`.
+    fn covers(&self, page: usize) -> bool {
+        self.iter().any(|held| held.contains(&page))
+    }
+
+    /// Returns the first edge of a hold after `page`, if any.
+    fn next_edge(&self, page: usize) -> Option<usize> {
+        self.iter()
+            .flat_map(|held| [held.start, held.end])
+            .filter(|&edge| edge > page)
+            .min()
+    }
 }
 
 /// Hears of the changes to the unpinned intervals of an [`UnpinnedRanges`].
 ///
 /// Every interval it is told was added is later reported removed, by the operation that merges,
-/// splits, pins or purges it, or by [`UnpinnedRanges::remove_all_unpinned`]. The unit type
-/// ignores them.
+/// splits, pins, purges, holds or releases it, or by [`UnpinnedRanges::remove_all_unpinned`]. An
+/// interval that a hold covers or stops covering is reported removed and added again with its
+/// new `held`, in that order. The unit type ignores them.
 ///
 /// # Examples
 ///
@@ -49,18 +107,22 @@ struct Span {
 /// struct Total(usize);
 ///
 /// impl IntervalObserver for Total {
-///     fn added(&mut self, pages: Range<usize>, _age: u64) {
-///         self.0 += pages.len();
+///     fn added(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+///         if !held {
+///             self.0 += pages.len();
+///         }
 ///     }
 ///
-///     fn removed(&mut self, pages: Range<usize>, _age: u64) {
-///         self.0 -= pages.len();
+///     fn removed(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+///         if !held {
+///             self.0 -= pages.len();
+///         }
 ///     }
 /// }
 ///
 /// let mut pages = UnpinnedRanges::new();
 /// let mut total = Total(0);
-/// pages.unpin(0..8, 1, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
+/// assert!(pages.unpin(0..8, 1, &mut RangeReservation::new(GFP_KERNEL)?, &mut total).is_ok());
 /// // The split removes 0..8 and adds 0..2 and 4..8, of the same age.
 /// pages.pin(2..4, &mut RangeReservation::new(GFP_KERNEL)?, &mut total);
 /// assert_eq!(total.0, 6);
@@ -73,26 +135,35 @@ struct Span {
 /// # Ok::<(), Error>(())
 /// ```
 pub trait IntervalObserver {
-    /// `pages` became an unpinned interval of age `age`.
-    fn added(&mut self, pages: Range<usize>, age: u64);
+    /// `pages` became an unpinned interval of age `age`, held by the kernel if `held`.
+    fn added(&mut self, pages: Range<usize>, age: u64, held: bool);
 
-    /// The unpinned interval `pages`, of age `age`, is gone.
-    fn removed(&mut self, pages: Range<usize>, age: u64);
+    /// The unpinned interval `pages`, of age `age` and held if `held`, is gone.
+    fn removed(&mut self, pages: Range<usize>, age: u64, held: bool);
+
+    /// Returns whether the observer can hear of one more interval added than removed; an unpin
+    /// in pieces stops before a piece otherwise.
+    fn can_add(&self) -> bool {
+        true
+    }
 }
 
 impl IntervalObserver for () {
-    fn added(&mut self, _pages: Range<usize>, _age: u64) {}
+    fn added(&mut self, _pages: Range<usize>, _age: u64, _held: bool) {}
 
-    fn removed(&mut self, _pages: Range<usize>, _age: u64) {}
+    fn removed(&mut self, _pages: Range<usize>, _age: u64, _held: bool) {}
 }
 
 /// Tree nodes reserved for operations on [`UnpinnedRanges`], before its lock is taken.
 ///
-/// An operation needs at most two new nodes; the nodes it frees go back into the reservation
-/// (up to four), so that a reservation kept with the ranges lets the next operation allocate
-/// nothing: a pin frees what the unpin after it needs.
+/// An operation needs at most two new nodes, but for an unpin cut in pieces by kernel holds,
+/// which needs one per piece ([`UnpinnedRanges::pieces`]); the nodes it frees go back into the
+/// reservation (up to four, or as many as it was made with), so that a reservation kept with the
+/// ranges lets the next operation allocate nothing: a pin frees what the unpin after it needs.
 pub struct RangeReservation {
     nodes: [Option<RBTreeNodeReservation<usize, Span>>; 4],
+    /// Slots past the first four, allocated with them; empty but for unpins across holds.
+    more: KVec<Option<RBTreeNodeReservation<usize, Span>>>,
 }
 
 /// How many new nodes one operation may need.
@@ -112,12 +183,38 @@ impl RangeReservation {
     pub fn none() -> Self {
         Self {
             nodes: [None, None, None, None],
+            more: KVec::new(),
         }
     }
 
-    /// Returns whether the reservation holds the nodes that any one operation may need.
+    /// Reserves `count` nodes, at least those that any one operation but an unpin in pieces
+    /// may need.
+    pub fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
+        let mut res = Self::none();
+        let more = count.saturating_sub(res.nodes.len());
+        res.more = KVec::with_capacity(more, flags)?;
+        for _ in 0..more {
+            // Within the capacity: no allocation.
+            res.more
+                .push(Some(RBTreeNodeReservation::new(flags)?), flags)?;
+        }
+        res.refill(flags)?;
+        while res.count() < count {
+            res.give(RBTreeNodeReservation::new(flags)?);
+        }
+        Ok(res)
+    }
+
+    /// Returns how many nodes the reservation holds.
+    pub fn count(&self) -> usize {
+        let spare = |slots: &[Option<_>]| slots.iter().filter(|node| node.is_some()).count();
+        spare(&self.nodes) + spare(&self.more)
+    }
+
+    /// Returns whether the reservation holds the nodes that any one operation may need, but for
+    /// an unpin in more than two pieces.
     pub fn is_ready(&self) -> bool {
-        self.nodes.iter().filter(|node| node.is_some()).count() >= RANGE_NODES_NEEDED
+        self.count() >= RANGE_NODES_NEEDED
     }
 
     /// Allocates nodes until the reservation [is ready](Self::is_ready).
@@ -131,7 +228,7 @@ impl RangeReservation {
     /// Moves the nodes of `other` into this reservation, as far as they fit.
     pub fn absorb(&mut self, other: &mut Self) {
         while let Some(node) = other.take() {
-            if self.nodes.iter().all(Option::is_some) {
+            if !self.has_room() {
                 other.give(node);
                 return;
             }
@@ -139,20 +236,31 @@ impl RangeReservation {
         }
     }
 
-    /// Returns whether the reservation holds a node.
-    fn has_node(&self) -> bool {
-        self.nodes.iter().any(Option::is_some)
+    fn slots(&mut self) -> impl Iterator<Item = &mut Option<RBTreeNodeReservation<usize, Span>>> {
+        self.nodes.iter_mut().chain(self.more.iter_mut())
     }
 
-    /// Takes a node. Every operation needs at most the two that `new` reserves, so this only
-    /// returns [`None`] if this file has a bug; callers then leave the trees as they were.
+    /// Returns whether the reservation holds a node.
+    fn has_node(&self) -> bool {
+        self.count() != 0
+    }
+
+    fn has_room(&self) -> bool {
+        self.nodes
+            .iter()
+            .chain(self.more.iter())
+            .any(Option::is_none)
+    }
+
+    /// Takes a node. Callers reserve what each operation needs, so this only returns [`None`]
+    /// if this file has a bug; callers then leave the trees as they were.
     fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
-        self.nodes.iter_mut().find_map(Option::take)
+        self.slots().find_map(Option::take)
     }
 
     /// Keeps a node that an operation freed, if there is room; it is freed otherwise.
     fn give(&mut self, node: RBTreeNodeReservation<usize, Span>) {
-        if let Some(slot) = self.nodes.iter_mut().find(|node| node.is_none()) {
+        if let Some(slot) = self.slots().find(|node| node.is_none()) {
             *slot = Some(node);
         }
     }
@@ -163,8 +271,11 @@ impl RangeReservation {
 /// # Invariants
 ///
 /// Each tree maps the first page of an interval to the page just past it (and its age); the
-/// intervals of a tree are non-empty, disjoint and not adjacent. `unpinned_pages` is the number
-/// of pages in `unpinned`.
+/// intervals of a tree are non-empty and disjoint. Those of `purged` are not adjacent; those of
+/// `unpinned` may be only where a kernel hold ends or ended. `holds` holds at most
+/// [`MAX_HOLDS`] non-empty ranges; no interval of `unpinned` has an end of one of them strictly
+/// inside it, and an interval is `held` exactly when a hold covers it. `unpinned_pages` is the
+/// number of pages in `unpinned` that are not held.
 ///
 /// # Examples
 ///
@@ -174,9 +285,9 @@ impl RangeReservation {
 /// let mut pages = UnpinnedRanges::new();
 /// let mut res = RangeReservation::new(GFP_KERNEL)?;
 ///
-/// assert_eq!(pages.unpin(0..4, 1, &mut res, &mut ()), 0..4);
+/// assert_eq!(pages.unpin(0..4, 1, &mut res, &mut ()), Ok(0..4));
 /// // Touching intervals merge, into one with the new age.
-/// assert_eq!(pages.unpin(4..8, 2, &mut res, &mut ()), 0..8);
+/// assert_eq!(pages.unpin(4..8, 2, &mut res, &mut ()), Ok(0..8));
 /// assert!(pages.is_unpinned(3..4));
 /// assert_eq!(pages.purgeable_pages(), 8);
 ///
@@ -191,14 +302,14 @@ impl RangeReservation {
 ///
 /// // Unpinned again without a purge: the pin reports nothing.
 /// res.refill(GFP_KERNEL)?;
-/// pages.unpin(2..4, 3, &mut res, &mut ());
+/// assert_eq!(pages.unpin(2..4, 3, &mut res, &mut ()), Ok(2..4));
 /// assert!(pages.is_unpinned(2..4));
 /// assert!(!pages.pin(2..4, &mut res, &mut ()));
 ///
 /// // Reclaim purges an interval a chunk at a time. The first chunk takes a spare node; the
 /// // next merges with it and needs none.
 /// let mut res = RangeReservation::new(GFP_KERNEL)?;
-/// assert_eq!(pages.unpin(10..20, 4, &mut res, &mut ()), 10..20);
+/// assert_eq!(pages.unpin(10..20, 4, &mut res, &mut ()), Ok(10..20));
 /// assert_eq!(pages.purge(10..20, 2, &mut res, &mut ()), Some((10..12, 2)));
 /// let mut none = RangeReservation::none();
 /// assert_eq!(pages.purge(12..20, 2, &mut none, &mut ()), Some((12..14, 2)));
@@ -245,7 +356,7 @@ impl RangeReservation {
 ///     counts[op] += 1;
 ///     match op {
 ///         0 => {
-///             pages.unpin(range.clone(), 0, &mut res, &mut ());
+///             assert!(pages.unpin(range.clone(), 0, &mut res, &mut ()).is_ok());
 ///             for page in &mut model[range] {
 ///                 if *page == Page::Pinned {
 ///                     *page = Page::Unpinned;
@@ -293,6 +404,7 @@ pub struct UnpinnedRanges {
     unpinned: RBTree<usize, Span>,
     purged: RBTree<usize, Span>,
     unpinned_pages: usize,
+    holds: Option<KBox<Holds>>,
 }
 
 impl Default for UnpinnedRanges {
@@ -304,35 +416,78 @@ impl Default for UnpinnedRanges {
 impl UnpinnedRanges {
     /// Returns the state of a region whose pages are all pinned.
     pub fn new() -> Self {
-        // INVARIANT: Empty trees.
+        // INVARIANT: Empty trees, no holds.
         Self {
             unpinned: RBTree::new(),
             purged: RBTree::new(),
             unpinned_pages: 0,
+            holds: None,
         }
     }
 
-    /// Unpins `pages`: reclaim may purge them from now on. Purged pages among them stay purged.
+    /// Unpins `pages`: reclaim may purge them from now on, but for pages a kernel hold covers.
+    /// Purged pages among them stay purged.
     ///
     /// Returns the interval now holding them, merged with the unpinned pages it overlaps or
-    /// touches; it gets age `age`.
+    /// touches; it gets age `age`. Where holds start or end inside `pages`, it is unpinned in
+    /// [pieces](UnpinnedRanges::pieces) between them, each needing a node of `res` and a new
+    /// node of the observer: callers reserve them all before, so that the unpin is done whole.
+    /// If either runs out, it returns `Err(page)` with the pages before `page` unpinned. Without
+    /// holds, a reservation that [is ready](RangeReservation::is_ready) always does.
     pub fn unpin(
         &mut self,
         pages: Range<usize>,
         age: u64,
         res: &mut RangeReservation,
         observer: &mut impl IntervalObserver,
-    ) -> Range<usize> {
-        if pages.is_empty() {
-            return pages;
+    ) -> core::result::Result<Range<usize>, usize> {
+        let mut start = pages.start;
+        let mut interval = pages.clone();
+        while start < pages.end {
+            let holds = self.holds.as_deref();
+            let end = holds
+                .and_then(|holds| holds.next_edge(start))
+                .map_or(pages.end, |edge| edge.min(pages.end));
+            let held = holds.is_some_and(|holds| holds.covers(start));
+            if !observer.can_add() {
+                return Err(start);
+            }
+            let Some(node) = res.take() else {
+                return Err(start);
+            };
+            // INVARIANT: The piece lies between two edges of holds, and merges with no interval
+            // across one, so no interval straddles an edge and each is held or not as a whole.
+            let merged = insert_merged(
+                &mut self.unpinned,
+                start..end,
+                Span { end, age, held },
+                node,
+                res,
+                observer,
+                |page| holds.map_or(true, |holds| !holds.is_edge(page)),
+            );
+            if !held {
+                self.unpinned_pages += merged.added;
+            }
+            interval = merged.interval;
+            start = end;
         }
-        let Some(node) = res.take() else {
-            // Only reachable through a bug (see `RangeReservation::take`).
-            return pages;
+        Ok(interval)
+    }
+
+    /// Returns how many pieces an unpin of `pages` is cut into by the ends of kernel holds: it
+    /// needs one node of a [`RangeReservation`] and one new node of the observer for each.
+    pub fn pieces(&self, pages: Range<usize>) -> usize {
+        let Some(holds) = self.holds.as_deref() else {
+            return 1;
         };
-        let merged = insert_merged(&mut self.unpinned, pages, age, node, res, observer);
-        self.unpinned_pages += merged.added;
-        merged.interval
+        let mut pieces = 1;
+        let mut at = pages.start;
+        while let Some(edge) = holds.next_edge(at).filter(|&edge| edge < pages.end) {
+            pieces += 1;
+            at = edge;
+        }
+        pieces
     }
 
     /// Pins `pages`, and returns whether any of them was purged while unpinned.
@@ -346,8 +501,248 @@ impl UnpinnedRanges {
             return false;
         }
         let unpinned = remove_range(&mut self.unpinned, pages.clone(), res, observer);
-        self.unpinned_pages -= unpinned;
-        remove_range(&mut self.purged, pages, res, &mut ()) != 0
+        self.unpinned_pages -= unpinned.not_held;
+        remove_range(&mut self.purged, pages, res, &mut ()).pages != 0
+    }
+
+    /// Returns whether the region has room for another hold, and takes `room` if it has none
+    /// yet; `room` comes back if not needed.
+    pub fn add_hold_room(&mut self, room: KBox<Holds>) -> Option<KBox<Holds>> {
+        if self.holds.is_some() {
+            return Some(room);
+        }
+        self.holds = Some(room);
+        None
+    }
+
+    /// Returns whether the next [`UnpinnedRanges::hold`] needs [`Holds`] room given first.
+    pub fn needs_hold_room(&self) -> bool {
+        self.holds.is_none()
+    }
+
+    /// Holds `pages` for the kernel: until [`UnpinnedRanges::release`], no page of them is
+    /// handed out for purging, whether userspace unpins it or not. Returns whether any of them was
+    /// purged; they stay purged for userspace, whose next pin over them reports it.
+    ///
+    /// Needs [`Holds`] room (see [`UnpinnedRanges::needs_hold_room`]) and the two range nodes of
+    /// a ready `res`; the observer needs two new nodes. Fails with [`EINVAL`] for empty `pages`,
+    /// with [`ENOSPC`] if the region already has [`MAX_HOLDS`] holds, and with [`ENOMEM`]
+    /// without room or nodes, changing nothing. Costs O(log n) for each interval under `pages`,
+    /// as [`UnpinnedRanges::release`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::ashmem::ranges::{Holds, RangeReservation, UnpinnedRanges};
+    ///
+    /// let mut pages = UnpinnedRanges::new();
+    /// let mut res = RangeReservation::new(GFP_KERNEL)?;
+    /// assert!(pages.needs_hold_room());
+    /// assert_eq!(pages.hold(2..6, &mut res, &mut ()), Err(ENOMEM));
+    /// assert!(pages.add_hold_room(Holds::new(GFP_KERNEL)?).is_none());
+    /// assert_eq!(pages.hold(2..6, &mut res, &mut ()), Ok(false));
+    ///
+    /// // Userspace unpins pages 0 to 9: the held ones are unpinned but not purgeable. The
+    /// // unpin takes a node for each piece between the ends of holds; two nodes do two pieces.
+    /// assert_eq!(pages.pieces(0..10), 3);
+    /// res.refill(GFP_KERNEL)?;
+    /// assert_eq!(pages.unpin(0..10, 1, &mut res, &mut ()), Err(6));
+    /// let mut res = RangeReservation::with_nodes(GFP_KERNEL, pages.pieces(6..10))?;
+    /// assert_eq!(pages.unpin(6..10, 1, &mut res, &mut ()), Ok(6..10));
+    /// assert!(pages.is_unpinned(3..4));
+    /// assert_eq!(pages.purgeable_pages(), 6);
+    /// // Purging hands out the first interval not held, 0 to 1, then 6 to 9.
+    /// assert_eq!(pages.unpinned_interval_at(0), Some(0..2));
+    /// assert_eq!(pages.unpinned_interval_at(2), Some(6..10));
+    /// assert_eq!(pages.purge(6..10, usize::MAX, &mut res, &mut ()), Some((6..10, 4)));
+    ///
+    /// // A hold over purged pages reports them; they stay purged for userspace.
+    /// res.refill(GFP_KERNEL)?;
+    /// assert_eq!(pages.hold(5..8, &mut res, &mut ()), Ok(true));
+    /// pages.release(2..6, &mut ());
+    /// // Pages 2 to 4 are purgeable again; 5 is still held.
+    /// assert_eq!(pages.purgeable_pages(), 5);
+    /// pages.release(5..8, &mut ());
+    /// assert_eq!(pages.purgeable_pages(), 6);
+    /// res.refill(GFP_KERNEL)?;
+    /// assert!(pages.pin(6..7, &mut res, &mut ()));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// A randomized model test with holds: thousands of operations over 64 pages, each checked
+    /// against a plain per-page model, with an observer that counts what the purge order would.
+    ///
+    /// ```
+    /// use core::ops::Range;
+    /// use kernel::ashmem::ranges::{Holds, IntervalObserver, RangeReservation, UnpinnedRanges};
+    ///
+    /// #[derive(Clone, Copy, Default)]
+    /// struct Page {
+    ///     unpinned: bool,
+    ///     purged: bool,
+    ///     holds: usize,
+    /// }
+    ///
+    /// /// The pages the purge order would hold, and those of held intervals.
+    /// #[derive(Default)]
+    /// struct Order {
+    ///     purgeable: usize,
+    ///     held: usize,
+    /// }
+    ///
+    /// impl IntervalObserver for Order {
+    ///     fn added(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+    ///         *(if held { &mut self.held } else { &mut self.purgeable }) += pages.len();
+    ///     }
+    ///
+    ///     fn removed(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+    ///         *(if held { &mut self.held } else { &mut self.purgeable }) -= pages.len();
+    ///     }
+    /// }
+    ///
+    /// const PAGES: usize = 64;
+    /// const HOLDS: usize = 8;
+    /// const OPERATIONS: usize = 10_000;
+    /// let mut seed: u64 = 0x5eed_a5b3_2026_1201;
+    /// let mut random = move |below: usize| {
+    ///     seed ^= seed << 13;
+    ///     seed ^= seed >> 7;
+    ///     seed ^= seed << 17;
+    ///     (seed % below as u64) as usize
+    /// };
+    ///
+    /// let mut model = [Page::default(); PAGES];
+    /// let mut holds = [(0, 0); HOLDS];
+    /// let mut held = 0;
+    /// let mut pages = UnpinnedRanges::new();
+    /// pages.add_hold_room(Holds::new(GFP_KERNEL)?);
+    /// let mut order = Order::default();
+    /// let mut counts = [0usize; 5];
+    /// for _ in 0..OPERATIONS {
+    ///     let start = random(PAGES);
+    ///     let end = start + 1 + random(12.min(PAGES - start));
+    ///     let range = start..end;
+    ///     let mut res = RangeReservation::new(GFP_KERNEL)?;
+    ///     let op = random(5);
+    ///     counts[op] += 1;
+    ///     match op {
+    ///         0 => {
+    ///             // Pieces between the ends of holds each take a node, reserved first.
+    ///             let pieces = pages.pieces(range.clone());
+    ///             let mut res = RangeReservation::with_nodes(GFP_KERNEL, pieces)?;
+    ///             assert!(pages.unpin(range.clone(), 0, &mut res, &mut order).is_ok());
+    ///             model[range].iter_mut().for_each(|page| page.unpinned = true);
+    ///         }
+    ///         1 => {
+    ///             let was_purged = model[range.clone()].iter().any(|page| page.purged);
+    ///             assert_eq!(pages.pin(range.clone(), &mut res, &mut order), was_purged);
+    ///             for page in &mut model[range] {
+    ///                 page.unpinned = false;
+    ///                 page.purged = false;
+    ///             }
+    ///         }
+    ///         2 if held < HOLDS => {
+    ///             let was_purged = model[range.clone()].iter().any(|page| page.purged);
+    ///             assert_eq!(pages.hold(range.clone(), &mut res, &mut order), Ok(was_purged));
+    ///             holds[held] = (range.start, range.end);
+    ///             held += 1;
+    ///             model[range].iter_mut().for_each(|page| page.holds += 1);
+    ///         }
+    ///         2 | 3 if held > 0 => {
+    ///             let index = random(held);
+    ///             let (start, end) = holds[index];
+    ///             held -= 1;
+    ///             holds[index] = holds[held];
+    ///             pages.release(start..end, &mut order);
+    ///             model[start..end].iter_mut().for_each(|page| page.holds -= 1);
+    ///         }
+    ///         _ => {
+    ///             // Purging only ever gets intervals no hold covers.
+    ///             if let Some(interval) = pages.unpinned_interval_at(random(PAGES)) {
+    ///                 let model = &mut model[interval.clone()];
+    ///                 assert!(model.iter().all(|page| page.unpinned && page.holds == 0));
+    ///                 let freed = model.iter().filter(|page| !page.purged).count();
+    ///                 let most = usize::MAX;
+    ///                 let result = pages.purge(interval.clone(), most, &mut res, &mut order);
+    ///                 assert_eq!(result, Some((interval, freed)));
+    ///                 for page in model {
+    ///                     page.unpinned = false;
+    ///                     page.purged = true;
+    ///                 }
+    ///             }
+    ///         }
+    ///     }
+    ///     let purgeable = model.iter().filter(|page| page.unpinned && page.holds == 0).count();
+    ///     let unpinned = model.iter().filter(|page| page.unpinned).count();
+    ///     assert_eq!(pages.purgeable_pages(), purgeable);
+    ///     assert_eq!(order.purgeable, purgeable);
+    ///     assert_eq!(order.held, unpinned - purgeable);
+    /// }
+    /// assert!(counts.iter().all(|&n| n > OPERATIONS / 10));
+    /// for (page, state) in model.iter().enumerate() {
+    ///     let unpinned = state.unpinned || state.purged;
+    ///     assert_eq!(pages.is_unpinned(page..page + 1), unpinned);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn hold(
+        &mut self,
+        pages: Range<usize>,
+        res: &mut RangeReservation,
+        observer: &mut impl IntervalObserver,
+    ) -> Result<bool> {
+        if pages.is_empty() {
+            return Err(EINVAL);
+        }
+        let holds = self.holds.as_deref_mut().ok_or(ENOMEM)?;
+        if holds.len == MAX_HOLDS {
+            return Err(ENOSPC);
+        }
+        if !res.is_ready() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: Cutting the intervals at the new edges first keeps every interval between
+        // edges of holds.
+        split_at(&mut self.unpinned, pages.start, res, observer);
+        split_at(&mut self.unpinned, pages.end, res, observer);
+        holds.ranges[holds.len] = (pages.start, pages.end);
+        holds.len += 1;
+        let mut newly_held = 0;
+        mark_held(
+            &mut self.unpinned,
+            pages.clone(),
+            observer,
+            |_| true,
+            &mut newly_held,
+        );
+        self.unpinned_pages -= newly_held;
+        Ok(overlaps(&mut self.purged, pages))
+    }
+
+    /// Releases a hold of `pages` that [`UnpinnedRanges::hold`] took. Unpinned pages that no other
+    /// hold covers may be purged again, with their ages. Needs no node, and does nothing if no
+    /// hold has exactly these pages.
+    pub fn release(&mut self, pages: Range<usize>, observer: &mut impl IntervalObserver) {
+        let Some(holds) = self.holds.as_deref_mut() else {
+            return;
+        };
+        let Some(index) = holds.iter().position(|held| held == pages) else {
+            return;
+        };
+        holds.len -= 1;
+        holds.ranges[index] = holds.ranges[holds.len];
+        let holds = &*holds;
+        let mut released = 0;
+        // INVARIANT: Each interval under the released hold lies between edges of holds, so
+        // another hold covers all of it or none.
+        mark_held(
+            &mut self.unpinned,
+            pages,
+            observer,
+            |start| holds.covers(start),
+            &mut released,
+        );
+        self.unpinned_pages += released;
     }
 
     /// Returns whether any page of `pages` is unpinned (purged or not).
@@ -373,14 +768,14 @@ impl UnpinnedRanges {
         observer: &mut impl IntervalObserver,
     ) -> Option<(Range<usize>, usize)> {
         let age = match self.unpinned.get(&interval.start) {
-            Some(span) if span.end == interval.end => span.age,
+            Some(span) if span.end == interval.end && !span.held => span.age,
             _ => return None,
         };
         let node = self
             .unpinned
             .remove_node(&interval.start)?
             .into_reservation();
-        observer.removed(interval.clone(), age);
+        observer.removed(interval.clone(), age, false);
         let cut = interval.start.saturating_add(most.max(1));
         // Merging with a purged interval gives `res` that interval's node.
         let split = cut < interval.end
@@ -394,14 +789,28 @@ impl UnpinnedRanges {
         };
         // INVARIANT: `pages` leave `unpinned`; the rest goes back below.
         self.unpinned_pages -= pages.len();
-        let merged = insert_merged(&mut self.purged, pages.clone(), 0, node, res, &mut ());
+        let span = Span {
+            end: pages.end,
+            age: 0,
+            held: false,
+        };
+        let merged = insert_merged(
+            &mut self.purged,
+            pages.clone(),
+            span,
+            node,
+            res,
+            &mut (),
+            |_| true,
+        );
         if split {
             let rest = cut..interval.end;
             match res.take() {
-                // INVARIANT: The rest stays where it was, with its age.
+                // INVARIANT: The rest stays where it was, with its age, not held.
                 Some(node) => {
-                    self.unpinned.insert(interval_node(node, rest.clone(), age));
-                    observer.added(rest, age);
+                    self.unpinned
+                        .insert(interval_node(node, rest.clone(), age, false));
+                    observer.added(rest, age, false);
                 }
                 // Only reachable through a bug (`split` ensured a node): the rest is pinned.
                 None => self.unpinned_pages -= rest.len(),
@@ -413,7 +822,7 @@ impl UnpinnedRanges {
     /// Removes every unpinned interval and tells `observer`, as the region goes away.
     pub fn remove_all_unpinned(&mut self, observer: &mut impl IntervalObserver) {
         for (start, span) in self.unpinned.iter() {
-            observer.removed(*start..span.end, span.age);
+            observer.removed(*start..span.end, span.age, span.held);
         }
         // INVARIANT: An empty tree, and no unpinned pages.
         self.unpinned = RBTree::new();
@@ -421,21 +830,28 @@ impl UnpinnedRanges {
     }
 
     /// Returns how many pages reclaim may purge: the unpinned ones not purged since, plus any
-    /// unpinned again after a purge without a pin in between (purging those frees nothing).
+    /// unpinned again after a purge without a pin in between (purging those frees nothing), but
+    /// none that a kernel hold covers.
     pub fn purgeable_pages(&self) -> usize {
         self.unpinned_pages
     }
 
-    /// Returns the unpinned interval holding `page`, or the first one after it, if any.
+    /// Returns the unpinned interval not held that holds `page`, or the first one after it, if
+    /// any: one that the purge order could hand out.
     pub fn unpinned_interval_at(&mut self, page: usize) -> Option<Range<usize>> {
-        if let Some((before, _)) = last_before(&mut self.unpinned, page + 1) {
-            if before.end > page {
-                return Some(before);
+        let mut cursor = match last_before(&mut self.unpinned, page.saturating_add(1)) {
+            Some((before, _)) if before.end > page => {
+                self.unpinned.cursor_lower_bound(&before.start)?
             }
+            _ => self.unpinned.cursor_lower_bound(&page)?,
+        };
+        loop {
+            let (start, span) = cursor.current();
+            if !span.held {
+                return Some(*start..span.end);
+            }
+            cursor = cursor.move_next()?;
         }
-        let cursor = self.unpinned.cursor_lower_bound(&page)?;
-        let (start, span) = cursor.current();
-        Some(*start..span.end)
     }
 }
 
@@ -452,19 +868,83 @@ fn last_before(tree: &mut RBTree<usize, Span>, page: usize) -> Option<(Range<usi
     }
 }
 
-/// Fills `node` with the interval `pages` of age `age`.
+/// Fills `node` with the interval `pages` of age `age`, held if `held`.
 fn interval_node(
     node: RBTreeNodeReservation<usize, Span>,
     pages: Range<usize>,
     age: u64,
+    held: bool,
 ) -> RBTreeNode<usize, Span> {
     node.into_node(
         pages.start,
         Span {
             end: pages.end,
             age,
+            held,
         },
     )
+}
+
+/// Cuts the interval of `tree` that holds `page` past its start in two at `page`, with a node
+/// from `res`; without one (a bug, as the caller checked), leaves it whole.
+fn split_at(
+    tree: &mut RBTree<usize, Span>,
+    page: usize,
+    res: &mut RangeReservation,
+    observer: &mut impl IntervalObserver,
+) {
+    let Some(taken) = take_last_before(tree, page, |i| i.end > page) else {
+        return;
+    };
+    let Taken {
+        interval,
+        age,
+        held,
+        node,
+        ..
+    } = taken;
+    let Some(extra) = res.take() else {
+        tree.insert(interval_node(node, interval, age, held));
+        return;
+    };
+    let (left, right) = (interval.start..page, page..interval.end);
+    tree.insert(interval_node(node, left.clone(), age, held));
+    tree.insert(interval_node(extra, right.clone(), age, held));
+    observer.removed(interval, age, held);
+    observer.added(left, age, held);
+    observer.added(right, age, held);
+}
+
+/// Sets `held` to `held_now(start)` for every interval of `tree` that starts in `pages`, telling
+/// `observer`, and adds the pages of those that changed to `changed`.
+fn mark_held(
+    tree: &mut RBTree<usize, Span>,
+    pages: Range<usize>,
+    observer: &mut impl IntervalObserver,
+    held_now: impl Fn(usize) -> bool,
+    changed: &mut usize,
+) {
+    let Some(mut cursor) = tree.cursor_lower_bound(&pages.start) else {
+        return;
+    };
+    loop {
+        let (start, span) = cursor.current_mut();
+        if *start >= pages.end {
+            return;
+        }
+        let held = held_now(*start);
+        if span.held != held {
+            let interval = *start..span.end;
+            observer.removed(interval.clone(), span.age, span.held);
+            span.held = held;
+            observer.added(interval.clone(), span.age, held);
+            *changed += interval.len();
+        }
+        cursor = match cursor.move_next() {
+            Some(next) => next,
+            None => return,
+        };
+    }
 }
 
 /// Returns how many pages `a` and `b` have in common.
@@ -480,6 +960,7 @@ fn overlaps(tree: &mut RBTree<usize, Span>, pages: Range<usize>) -> bool {
 struct Taken {
     interval: Range<usize>,
     age: u64,
+    held: bool,
     node: RBTreeNodeReservation<usize, Span>,
     /// The end of the interval before it, if any.
     prev_end: Option<usize>,
@@ -492,35 +973,43 @@ fn take_last_before(
     page: usize,
     wanted: impl Fn(&Range<usize>) -> bool,
 ) -> Option<Taken> {
-    let (interval, age, prev_end, node) = match tree.cursor_lower_bound(&page) {
+    let (interval, age, held, prev_end, node) = match tree.cursor_lower_bound(&page) {
         Some(mut cursor) => {
             let (start, span) = cursor.peek_prev()?;
-            let (interval, age) = (*start..span.end, span.age);
+            let (interval, age, held) = (*start..span.end, span.age, span.held);
             if !wanted(&interval) {
                 return None;
             }
             let node = cursor.remove_prev()?;
             let prev_end = cursor.peek_prev().map(|(_, span)| span.end);
-            (interval, age, prev_end, node)
+            (interval, age, held, prev_end, node)
         }
         None => {
             let cursor = tree.cursor_back()?;
             let (start, span) = cursor.current();
-            let (interval, age) = (*start..span.end, span.age);
+            let (interval, age, held) = (*start..span.end, span.age, span.held);
             if !wanted(&interval) {
                 return None;
             }
             let prev_end = cursor.peek_prev().map(|(_, span)| span.end);
             let (_, node) = cursor.remove_current();
-            (interval, age, prev_end, node)
+            (interval, age, held, prev_end, node)
         }
     };
     Some(Taken {
         interval,
         age,
+        held,
         node: node.into_reservation(),
         prev_end,
     })
+}
+
+/// Pages of a tree that [`remove_range`] removed.
+#[derive(Default)]
+struct Removed {
+    pages: usize,
+    not_held: usize,
 }
 
 /// Removes `pages` from `tree` and returns how many pages of the tree it removed.
@@ -529,8 +1018,8 @@ fn remove_range(
     pages: Range<usize>,
     res: &mut RangeReservation,
     observer: &mut impl IntervalObserver,
-) -> usize {
-    let mut removed = 0;
+) -> Removed {
+    let mut removed = Removed::default();
     let mut more = true;
     // From the last interval that overlaps `pages` back to the first.
     while more {
@@ -540,6 +1029,7 @@ fn remove_range(
         let Taken {
             interval,
             age,
+            held,
             node,
             prev_end,
         } = taken;
@@ -552,25 +1042,29 @@ fn remove_range(
             (true, true) => {
                 let Some(extra) = res.take() else {
                     // Only reachable through a bug (see `RangeReservation::take`).
-                    tree.insert(interval_node(node, interval, age));
+                    tree.insert(interval_node(node, interval, age, held));
                     return removed;
                 };
-                tree.insert(interval_node(node, left.clone(), age));
-                tree.insert(interval_node(extra, right.clone(), age));
+                tree.insert(interval_node(node, left.clone(), age, held));
+                tree.insert(interval_node(extra, right.clone(), age, held));
             }
             (true, false) => {
-                tree.insert(interval_node(node, left.clone(), age));
+                tree.insert(interval_node(node, left.clone(), age, held));
             }
             (false, true) => {
-                tree.insert(interval_node(node, right.clone(), age));
+                tree.insert(interval_node(node, right.clone(), age, held));
             }
             (false, false) => res.give(node),
         }
-        removed += overlap(&interval, &pages);
-        observer.removed(interval, age);
+        let gone = overlap(&interval, &pages);
+        removed.pages += gone;
+        if !held {
+            removed.not_held += gone;
+        }
+        observer.removed(interval, age, held);
         for piece in [left, right] {
             if !piece.is_empty() {
-                observer.added(piece, age);
+                observer.added(piece, age, held);
             }
         }
     }
@@ -582,36 +1076,48 @@ struct Merged {
     added: usize,
 }
 
-/// Adds `pages` to `tree` with age `age` in `node`, merging the intervals it overlaps or touches,
-/// whose nodes go to `res`; returns the merged interval and how many pages were new to the tree.
+/// Adds `pages` to `tree` with the age and `held` of `span` in `node`, merging the intervals it
+/// overlaps, and those it touches at a page where `may_join` allows; their nodes go to `res`.
+/// Returns the merged interval and how many pages were new to the tree.
 fn insert_merged(
     tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,
-    age: u64,
+    span: Span,
     node: RBTreeNodeReservation<usize, Span>,
     res: &mut RangeReservation,
     observer: &mut impl IntervalObserver,
+    may_join: impl Fn(usize) -> bool,
 ) -> Merged {
     let mut start = pages.start;
     let mut end = pages.end;
     let mut covered = 0;
     let mut more = true;
+    let joins =
+        |prev_end: usize, start: usize| prev_end > start || (prev_end == start && may_join(start));
     // Intervals that overlap or touch `pages` start at or before its end: from the last back.
     while more {
-        let Some(taken) = take_last_before(tree, end.saturating_add(1), |i| i.end >= start) else {
+        let below = if may_join(end) {
+            end.saturating_add(1)
+        } else {
+            end
+        };
+        let Some(taken) = take_last_before(tree, below, |i| joins(i.end, start)) else {
             break;
         };
         let interval = taken.interval;
         covered += overlap(&interval, &pages);
         start = start.min(interval.start);
         end = end.max(interval.end);
-        more = taken.prev_end.is_some_and(|prev_end| prev_end >= start);
+        more = taken
+            .prev_end
+            .is_some_and(|prev_end| joins(prev_end, start));
         res.give(taken.node);
-        observer.removed(interval, taken.age);
+        observer.removed(interval, taken.age, taken.held);
     }
-    // INVARIANT: Every interval that overlapped or touched the new one was merged into it.
-    tree.insert(interval_node(node, start..end, age));
-    observer.added(start..end, age);
+    // INVARIANT: Every interval that overlapped or touched the new one where it may was merged
+    // into it.
+    tree.insert(interval_node(node, start..end, span.age, span.held));
+    observer.added(start..end, span.age, span.held);
     Merged {
         interval: start..end,
         added: pages.len() - covered,

@@ -23,12 +23,13 @@
 
 use super::{
     purge::{self, Order, OrderPart, OrderReservation, OrderUpdate},
-    ranges::{RangeReservation, UnpinnedRanges},
+    ranges::{Holds, RangeReservation, UnpinnedRanges},
     NAME_DEFAULT, NAME_LEN,
 };
 use crate::{
     alloc::Flags,
     error::{code::*, Result},
+    fs::File,
     iov::IovIterDest,
     miscdevice::Whence,
     mm::virt::{prot, vm_flags_t, VmaNew},
@@ -41,11 +42,16 @@ use crate::{
     str::CStr,
     sync::{lock::mutex::MutexBackend, lock::Guard, Arc, CondVar, Mutex, SpinLock},
     task::current_personality,
+    types::ARef,
 };
 use core::ops::Range;
 
 /// The prefix of backing file names, which shows in `/proc/<pid>/maps`.
 const NAME_PREFIX: &[u8] = b"dev/ashmem/";
+
+/// The size of the buffer for a region's full name, "dev/ashmem/<name>", NUL included: C's
+/// `ASHMEM_FULL_NAME_LEN`.
+pub const FULL_NAME_LEN: usize = NAME_PREFIX.len() + NAME_LEN;
 
 /// A region's name: at most `NAME_LEN - 1` bytes, NUL-terminated; empty means unset.
 #[derive(Clone, Copy)]
@@ -65,6 +71,22 @@ impl Name {
         self.bytes[..len].copy_from_slice(&name[..len]);
         self.bytes[len] = 0;
         self.len = len;
+    }
+
+    /// Copies the name of the backing file, "dev/ashmem/<name>" or "dev/ashmem" without a
+    /// name, NUL included, into `buf` and returns its length.
+    fn full(&self, buf: &mut [u8; FULL_NAME_LEN]) -> usize {
+        let len = if self.len == 0 {
+            let default = NAME_DEFAULT.as_bytes();
+            buf[..default.len()].copy_from_slice(default);
+            default.len()
+        } else {
+            buf[..NAME_PREFIX.len()].copy_from_slice(NAME_PREFIX);
+            buf[NAME_PREFIX.len()..][..self.len].copy_from_slice(&self.bytes[..self.len]);
+            NAME_PREFIX.len() + self.len
+        };
+        buf[len] = 0;
+        len + 1
     }
 
     /// The name userspace reads back: its own, or the default, NUL included.
@@ -100,16 +122,24 @@ struct NodePool {
 }
 
 impl NodePool {
-    fn new(flags: Flags) -> Result<Self> {
+    /// Reserves `ranges` range nodes (at least those of a ready [`RangeReservation`]) and
+    /// `order` nodes of the purge order.
+    fn new(flags: Flags, ranges: usize, order: usize) -> Result<Self> {
         Ok(Self {
-            ranges: RangeReservation::new(flags)?,
-            order: OrderReservation::new(flags)?,
+            ranges: RangeReservation::with_nodes(flags, ranges)?,
+            order: OrderReservation::with_nodes(flags, order)?,
         })
     }
 
-    /// Returns whether the pool holds what any one pin or unpin may need.
-    fn is_ready(&self) -> bool {
-        self.ranges.is_ready() && self.order.is_ready()
+    /// Returns whether the pool holds `ranges` range nodes and `order` nodes of the order.
+    fn holds(&self, ranges: usize, order: usize) -> bool {
+        self.ranges.count() >= ranges && self.order.holds(order)
+    }
+
+    /// Returns whether the pool holds what any one pin or unpin may need, and `order` nodes
+    /// for the purge order.
+    fn is_ready(&self, order: usize) -> bool {
+        self.ranges.is_ready() && self.order.holds(order)
     }
 
     fn absorb(&mut self, other: &mut Self) {
@@ -354,6 +384,52 @@ impl Region {
         name.len()
     }
 
+    /// Copies the name of the backing file into `buf`, NUL included, and returns its length:
+    /// "dev/ashmem/<name>", or "dev/ashmem" while no name is set. It shows in
+    /// `/proc/<pid>/maps` once the region is mapped; Android's `ashmem_area_name()` reports it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{ashmem::{Region, FULL_NAME_LEN, NAME_LEN}, c_str};
+    ///
+    /// let region = Region::new()?;
+    /// let mut full = [0u8; FULL_NAME_LEN];
+    /// let len = region.full_name(&mut full);
+    /// assert_eq!(&full[..len], b"dev/ashmem\0");
+    ///
+    /// // The longest name fills the buffer.
+    /// let long = [b'n'; NAME_LEN];
+    /// let mut name = long;
+    /// name[NAME_LEN - 1] = 0;
+    /// region.set_name(kernel::str::CStr::from_bytes_with_nul(&name)?)?;
+    /// assert_eq!(region.full_name(&mut full), FULL_NAME_LEN);
+    /// assert_eq!(&full[..11], b"dev/ashmem/");
+    /// assert_eq!(&full[11..FULL_NAME_LEN - 1], &long[..NAME_LEN - 1]);
+    /// assert_eq!(full[FULL_NAME_LEN - 1], 0);
+    ///
+    /// region.set_name(c_str!("camera"))?;
+    /// let len = region.full_name(&mut full);
+    /// assert_eq!(&full[..len], b"dev/ashmem/camera\0");
+    /// // Not mapped yet: no backing file.
+    /// assert!(region.backing_file().is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn full_name(&self, buf: &mut [u8; FULL_NAME_LEN]) -> usize {
+        self.shared.state.lock().backing.name().full(buf)
+    }
+
+    /// Returns the backing shmem file, or [`None`] before the first `mmap` creates it.
+    ///
+    /// Its pages may be purged while userspace has them unpinned: the file gives no protection
+    /// from that.
+    pub fn backing_file(&self) -> Option<ARef<File>> {
+        match &self.shared.state.lock().backing {
+            Backing::Backed(region) => Some(region.file.file().into()),
+            Backing::Unbacked(_) => None,
+        }
+    }
+
     /// Sets the size in bytes; any value, unaligned ones included.
     ///
     /// Fails with [`EINVAL`] once the region is backed.
@@ -460,18 +536,9 @@ impl Region {
     }
 
     fn create_backing(name: &Name, size: usize, vm_flags: vm_flags_t) -> Result<ShmemFile> {
-        // "dev/ashmem/<name>", or "dev/ashmem" without a name.
-        let mut full = [0u8; NAME_PREFIX.len() + NAME_LEN];
-        let len = if name.len == 0 {
-            let default = NAME_DEFAULT.as_bytes();
-            full[..default.len()].copy_from_slice(default);
-            default.len()
-        } else {
-            full[..NAME_PREFIX.len()].copy_from_slice(NAME_PREFIX);
-            full[NAME_PREFIX.len()..][..name.len].copy_from_slice(&name.bytes[..name.len]);
-            NAME_PREFIX.len() + name.len
-        };
-        let full = CStr::from_bytes_with_nul(&full[..=len])?;
+        let mut full = [0u8; FULL_NAME_LEN];
+        let len = name.full(&mut full);
+        let full = CStr::from_bytes_with_nul(&full[..len])?;
         let class = InodeLockClass {
             name: crate::c_str!("ashmem_backing_inode"),
             key: crate::static_lock_class!(),
@@ -542,7 +609,7 @@ impl Region {
     /// Pin and unpin cost O(log n) in the number of unpinned ranges.
     /// The [`Region`] examples show them at work.
     pub fn pin(&self, range: PinRange) -> Result<PinResult> {
-        let mut state = self.lock_with_nodes()?;
+        let mut state = self.lock_with_nodes(1)?;
         let region = Self::backed(&mut state)?;
         let range = Self::pages(region.size, range)?;
         // Checking first whether any page is in the purge order would cost a second walk of
@@ -567,29 +634,122 @@ impl Region {
         })
     }
 
-    /// Unpins `range`: the kernel may purge it under memory pressure. Fails as [`Region::pin`].
+    /// Unpins `range`: the kernel may purge it under memory pressure, but for pages it holds
+    /// ([`Region::hold`]). Fails as [`Region::pin`].
     pub fn unpin(&self, range: PinRange) -> Result {
-        let mut state = self.lock_with_nodes()?;
-        let region = Self::backed(&mut state)?;
-        let range = Self::pages(region.size, range)?;
-        let mut order = self.shared.order_part.lock(region);
-        let age = purge::new_age();
-        let Backed { pages, nodes, .. } = region;
-        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
-        pages.unpin(range, age, &mut nodes.ranges, &mut update);
-        Ok(())
+        // Nodes for an unpin that kernel holds cut in more pieces than the pool has nodes for.
+        let mut more: Option<NodePool> = None;
+        loop {
+            let mut state = self.lock_with_nodes(1)?;
+            let region = Self::backed(&mut state)?;
+            let range = Self::pages(region.size, range)?;
+            let pieces = region.pages.pieces(range.clone());
+            if pieces > 1 && !more.as_ref().is_some_and(|more| more.holds(pieces, pieces)) {
+                drop(state);
+                more = Some(NodePool::new(GFP_KERNEL, pieces, pieces)?);
+                continue;
+            }
+            let mut order = self.shared.order_part.lock(region);
+            let Backed {
+                pages, nodes: pool, ..
+            } = region;
+            let nodes = match more.as_mut() {
+                Some(more) if pieces > 1 => more,
+                _ => pool,
+            };
+            let age = purge::new_age();
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            // With a node of each kind for each piece, the unpin is done whole.
+            return match pages.unpin(range, age, &mut nodes.ranges, &mut update) {
+                Ok(_) => Ok(()),
+                // Only reachable through a bug: the pages before `next` are unpinned.
+                Err(_) => Err(ENOMEM),
+            };
+        }
     }
 
-    /// Locks the state for a pin or an unpin, with the node pool of a backed region ready:
-    /// what it lacks is allocated with the lock dropped, and the lock taken again.
-    fn lock_with_nodes(&self) -> Result<Guard<'_, State, MutexBackend>> {
+    /// Holds `pages` (page indices) for the kernel: until [`Region::release`] with the same
+    /// pages, none of them is purged, whatever userspace pins or unpins. Userspace still sees
+    /// them as it pinned or unpinned them. Returns the backing file, and whether any of the
+    /// pages was purged: they stay purged for userspace too, whose next pin reports it. Purges
+    /// in flight are waited for, with the region unlocked, as by [`Region::pin`].
+    ///
+    /// Fails with [`EINVAL`] before the first `mmap` (holding would need the backing file, and
+    /// creating it would fix the size) and for a range that is empty or ends past the
+    /// page-aligned size, with [`ENOSPC`] if the region has
+    /// [`MAX_HOLDS`](super::ranges::MAX_HOLDS) holds, and with [`ENOMEM`].
+    pub(super) fn hold(&self, pages: Range<usize>) -> Result<(ARef<File>, PinResult)> {
+        let mut room = None;
+        loop {
+            let mut state = self.lock_with_nodes(2)?;
+            let region = Self::backed(&mut state)?;
+            let limit = page_align(region.size).ok_or(EINVAL)? / PAGE_SIZE;
+            if pages.is_empty() || pages.end > limit {
+                return Err(EINVAL);
+            }
+            if region.pages.needs_hold_room() {
+                match room.take() {
+                    Some(room) => drop(region.pages.add_hold_room(room)),
+                    None => {
+                        drop(state);
+                        room = Some(Holds::new(GFP_KERNEL)?);
+                        continue;
+                    }
+                }
+            }
+            let mut order = self.shared.order_part.lock(region);
+            let Backed {
+                pages: ranges,
+                nodes,
+                file,
+                ..
+            } = region;
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            let was_purged = ranges.hold(pages, &mut nodes.ranges, &mut update)?;
+            let file = file.file().into();
+            drop(order);
+            // As for a pin: no hole punched after this returns lands on the held pages.
+            let waiting = self.shared.pin_waiting();
+            drop(state);
+            if let Some(waiting) = waiting {
+                waiting.wait();
+            }
+            let result = if was_purged {
+                PinResult::WasPurged
+            } else {
+                PinResult::NotPurged
+            };
+            return Ok((file, result));
+        }
+    }
+
+    /// Releases a hold that [`Region::hold`] took of `pages`: those that userspace unpinned and
+    /// no other hold covers may be purged again. Never fails and allocates nothing.
+    pub(super) fn release(&self, pages: Range<usize>) {
+        let mut state = self.shared.state.lock();
+        if let Backing::Backed(region) = &mut state.backing {
+            let mut order = self.shared.order_part.lock(region);
+            let Backed {
+                pages: ranges,
+                nodes,
+                ..
+            } = region;
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            ranges.release(pages, &mut update);
+        }
+    }
+
+    /// Locks the state for a change of the pin state, with the node pool of a backed region
+    /// ready, holding `order` nodes of the purge order: what it lacks is allocated with the
+    /// lock dropped, and the lock taken again.
+    fn lock_with_nodes(&self, order: usize) -> Result<Guard<'_, State, MutexBackend>> {
         let state = self.shared.state.lock();
         match &state.backing {
-            Backing::Backed(region) if !region.nodes.is_ready() => {}
+            Backing::Backed(region) if !region.nodes.is_ready(order) => {}
             _ => return Ok(state),
         }
         drop(state);
-        let mut fresh = NodePool::new(GFP_KERNEL)?;
+        let mut fresh = NodePool::new(GFP_KERNEL, 2, order)?;
         let mut state = self.shared.state.lock();
         if let Backing::Backed(region) = &mut state.backing {
             // Nobody takes nodes from a pool but under the lock: after this it is ready.
