@@ -421,7 +421,7 @@ impl KernelPin {
         })
     }
 
-    /// Sets `len` bytes from `offset` to `byte`. Fails as [`KernelPin::write`].
+    /// Sets `len` bytes from `offset` to `byte`. Fails as [`KernelPin::write`]. May sleep.
     pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result {
         self.check_writable()?;
         let pattern = [byte; 256];

@@ -9,10 +9,10 @@
 //! reach of purging, until the pin is dropped. The order is split into [`ORDER_PARTS`] parts,
 //! each a red-black tree (and a tree of held intervals) under a lock of its own, and each region
 //! keeps its intervals in one part, chosen when it is created: pins and unpins of regions in
-//! different parts share no lock. A purge takes the
-//! oldest interval of all parts (reclaim, usually at most [`PUNCH_CHUNK_PAGES`] of it, so that
-//! reclaimers share a large interval), marks those pages purged in its region and then, holding
-//! only the backing file's inode lock shared, punches a hole in the region's backing file.
+//! different parts share no lock. A purge takes the oldest interval of all parts (reclaim,
+//! usually at most [`PUNCH_CHUNK_PAGES`] of it, so that reclaimers share a large interval),
+//! marks those pages purged in its region and then, holding only the backing file's inode lock
+//! shared, punches a hole in the region's backing file.
 //!
 //! # Locking
 //!
@@ -96,7 +96,8 @@ const ORDER_PARTS: usize = 8;
 #[repr(align(64))]
 pub(super) struct OrderPart {
     order: LazyGlobalLock<Order, MutexBackend>,
-    /// How many pages reclaim may purge in this part: the length of every interval in `order`.
+    /// How many pages reclaim may purge in this part: the length of every interval in the
+    /// order's `entries` (held intervals are not counted).
     purgeable: AtomicUsize,
 }
 

@@ -11,8 +11,9 @@
 //!
 //! A page in both sets (unpinned again after a purge, without a pin in between) is purged. Every
 //! operation costs O(log n) in the number of intervals, plus O(log n) for each interval it
-//! merges or removes, and needs at most two new tree nodes, which the caller reserves before it
-//! takes the region's lock ([`RangeReservation`]). Pins report purges exactly: only pages that
+//! merges or removes, and needs at most two new tree nodes (an unpin cut in pieces by kernel
+//! holds, one per piece), which the caller reserves before it takes the region's lock
+//! ([`RangeReservation`]). Pins report purges exactly: only pages that
 //! were purged count, never their unpinned neighbours.
 //!
 //! Each unpinned interval has an age, the one its last unpin gave it; pieces left by a pin keep
@@ -253,7 +254,8 @@ impl RangeReservation {
     }
 
     /// Takes a node. Callers reserve what each operation needs, so this only returns [`None`]
-    /// if this file has a bug; callers then leave the trees as they were.
+    /// if this file has a bug, or for an unpin in pieces, which then stops (see
+    /// [`UnpinnedRanges::unpin`]); other callers leave the trees as they were.
     fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
         self.slots().find_map(Option::take)
     }
@@ -428,12 +430,13 @@ impl UnpinnedRanges {
     /// Unpins `pages`: reclaim may purge them from now on, but for pages a kernel hold covers.
     /// Purged pages among them stay purged.
     ///
-    /// Returns the interval now holding them, merged with the unpinned pages it overlaps or
-    /// touches; it gets age `age`. Where holds start or end inside `pages`, it is unpinned in
-    /// [pieces](UnpinnedRanges::pieces) between them, each needing a node of `res` and a new
-    /// node of the observer: callers reserve them all before, so that the unpin is done whole.
-    /// If either runs out, it returns `Err(page)` with the pages before `page` unpinned. Without
-    /// holds, a reservation that [is ready](RangeReservation::is_ready) always does.
+    /// Returns the interval now holding them (of the last piece, if in pieces), merged with the
+    /// unpinned pages it overlaps or touches; it gets age `age`. Where holds start or end inside
+    /// `pages`, it is unpinned in [pieces](UnpinnedRanges::pieces) between them, each needing a
+    /// node of `res` and a new node of the observer: callers reserve them all before, so that
+    /// the unpin is done whole. If either runs out, it returns `Err(page)` with the pages before
+    /// `page` unpinned. Without holds, a reservation that [is ready](RangeReservation::is_ready)
+    /// always does.
     pub fn unpin(
         &mut self,
         pages: Range<usize>,

@@ -23,7 +23,7 @@
 
 use super::{
     purge::{self, Order, OrderPart, OrderReservation, OrderUpdate},
-    ranges::{Holds, RangeReservation, UnpinnedRanges},
+    ranges::{RangeReservation, UnpinnedRanges},
     NAME_DEFAULT, NAME_LEN,
 };
 use crate::{
@@ -637,14 +637,15 @@ impl Region {
     /// Unpins `range`: the kernel may purge it under memory pressure, but for pages it holds
     /// ([`Region::hold`]). Fails as [`Region::pin`].
     pub fn unpin(&self, range: PinRange) -> Result {
-        // Nodes for an unpin that kernel holds cut in more pieces than the pool has nodes for.
+        // Nodes for an unpin that kernel holds cut in more pieces than the pool holds nodes for.
         let mut more: Option<NodePool> = None;
         loop {
             let mut state = self.lock_with_nodes(1)?;
             let region = Self::backed(&mut state)?;
             let range = Self::pages(region.size, range)?;
             let pieces = region.pages.pieces(range.clone());
-            if pieces > 1 && !more.as_ref().is_some_and(|more| more.holds(pieces, pieces)) {
+            let in_pool = pieces == 1 || region.nodes.holds(pieces, pieces);
+            if !in_pool && !more.as_ref().is_some_and(|more| more.holds(pieces, pieces)) {
                 drop(state);
                 more = Some(NodePool::new(GFP_KERNEL, pieces, pieces)?);
                 continue;
@@ -654,7 +655,7 @@ impl Region {
                 pages, nodes: pool, ..
             } = region;
             let nodes = match more.as_mut() {
-                Some(more) if pieces > 1 => more,
+                Some(more) if !in_pool => more,
                 _ => pool,
             };
             let age = purge::new_age();
@@ -662,7 +663,7 @@ impl Region {
             // With a node of each kind for each piece, the unpin is done whole.
             return match pages.unpin(range, age, &mut nodes.ranges, &mut update) {
                 Ok(_) => Ok(()),
-                // Only reachable through a bug: the pages before `next` are unpinned.
+                // Only reachable through a bug: the pages before the one returned are unpinned.
                 Err(_) => Err(ENOMEM),
             };
         }
@@ -678,6 +679,7 @@ impl Region {
     /// creating it would fix the size) and for a range that is empty or ends past the
     /// page-aligned size, with [`ENOSPC`] if the region has
     /// [`MAX_HOLDS`](super::ranges::MAX_HOLDS) holds, and with [`ENOMEM`].
+    #[cfg(CONFIG_MEMFD_CREATE)]
     pub(super) fn hold(&self, pages: Range<usize>) -> Result<(ARef<File>, PinResult)> {
         let mut room = None;
         loop {
@@ -692,7 +694,7 @@ impl Region {
                     Some(room) => drop(region.pages.add_hold_room(room)),
                     None => {
                         drop(state);
-                        room = Some(Holds::new(GFP_KERNEL)?);
+                        room = Some(super::ranges::Holds::new(GFP_KERNEL)?);
                         continue;
                     }
                 }
@@ -725,6 +727,7 @@ impl Region {
 
     /// Releases a hold that [`Region::hold`] took of `pages`: those that userspace unpinned and
     /// no other hold covers may be purged again. Never fails and allocates nothing.
+    #[cfg(CONFIG_MEMFD_CREATE)]
     pub(super) fn release(&self, pages: Range<usize>) {
         let mut state = self.shared.state.lock();
         if let Backing::Backed(region) = &mut state.backing {
