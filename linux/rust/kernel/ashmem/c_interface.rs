@@ -51,7 +51,7 @@ unsafe extern "C" fn is_ashmem_file(file: *mut bindings::file) -> bool {
     !file.is_null() && unsafe { is_region_raw(file) }
 }
 
-/// Writes the full name of the region, "dev/ashmem/<name>" or "dev/ashmem", NUL-terminated,
+/// Writes the full name of the region, `dev/ashmem/<name>` or `dev/ashmem`, NUL-terminated,
 /// into `name`, and returns 0; `-EINVAL` if `name` is null or `file` is not a region. Sleeps.
 ///
 /// # Safety

@@ -51,7 +51,7 @@ static READY: Once = Once::new();
 /// # Invariants
 ///
 /// `misc` is registered, and `fops` is the address of its file operations, counted in
-/// [`DEVICES`] until this is dropped.
+/// the registry of devices until this is dropped.
 ///
 /// # Examples
 ///

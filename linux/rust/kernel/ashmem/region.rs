@@ -49,7 +49,7 @@ use core::ops::Range;
 /// The prefix of backing file names, which shows in `/proc/<pid>/maps`.
 const NAME_PREFIX: &[u8] = b"dev/ashmem/";
 
-/// The size of the buffer for a region's full name, "dev/ashmem/<name>", NUL included: C's
+/// The size of the buffer for a region's full name, `dev/ashmem/<name>`, NUL included: C's
 /// `ASHMEM_FULL_NAME_LEN`.
 pub const FULL_NAME_LEN: usize = NAME_PREFIX.len() + NAME_LEN;
 
@@ -73,7 +73,7 @@ impl Name {
         self.len = len;
     }
 
-    /// Copies the name of the backing file, "dev/ashmem/<name>" or "dev/ashmem" without a
+    /// Copies the name of the backing file, `dev/ashmem/<name>` or `dev/ashmem` without a
     /// name, NUL included, into `buf` and returns its length.
     fn full(&self, buf: &mut [u8; FULL_NAME_LEN]) -> usize {
         let len = if self.len == 0 {
@@ -385,7 +385,7 @@ impl Region {
     }
 
     /// Copies the name of the backing file into `buf`, NUL included, and returns its length:
-    /// "dev/ashmem/<name>", or "dev/ashmem" while no name is set. It shows in
+    /// `dev/ashmem/<name>`, or `dev/ashmem` while no name is set. It shows in
     /// `/proc/<pid>/maps` once the region is mapped; Android's `ashmem_area_name()` reports it.
     ///
     /// # Examples
@@ -635,7 +635,7 @@ impl Region {
     }
 
     /// Unpins `range`: the kernel may purge it under memory pressure, but for pages it holds
-    /// ([`Region::hold`]). Fails as [`Region::pin`].
+    /// (see [`KernelPin`](super::KernelPin)). Fails as [`Region::pin`].
     pub fn unpin(&self, range: PinRange) -> Result {
         // Nodes for an unpin that kernel holds cut in more pieces than the pool holds nodes for.
         let mut more: Option<NodePool> = None;
