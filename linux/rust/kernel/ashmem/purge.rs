@@ -228,16 +228,28 @@ impl OrderReservation {
 
     /// Returns whether the reservation holds at least `count` nodes.
     pub(super) fn holds(&self, count: usize) -> bool {
-        let nodes = self.nodes.iter().chain(self.more.iter());
-        nodes.filter(|node| node.is_some()).count() >= count
+        let spare = |slots: &[Option<_>]| slots.iter().filter(|node| node.is_some()).count();
+        // `more` is empty but for unpins across kernel holds.
+        spare(&self.nodes)
+            + if self.more.is_empty() {
+                0
+            } else {
+                spare(&self.more)
+            }
+            >= count
     }
 
-    fn slots(&mut self) -> impl Iterator<Item = &mut Option<RBTreeNodeReservation<Key, Entry>>> {
-        self.nodes.iter_mut().chain(self.more.iter_mut())
+    /// Returns whether the reservation holds a node.
+    fn has_node(&self) -> bool {
+        self.nodes.iter().any(Option::is_some) || self.more.iter().any(Option::is_some)
     }
 
     fn take(&mut self) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        self.slots().find_map(Option::take)
+        // The fixed slots first, with no iterator over `more` on the common path.
+        if let Some(node) = self.nodes.iter_mut().find_map(Option::take) {
+            return Some(node);
+        }
+        self.more.iter_mut().find_map(Option::take)
     }
 
     /// Keeps `node` if there is room, and returns it otherwise.
@@ -245,13 +257,15 @@ impl OrderReservation {
         &mut self,
         node: RBTreeNodeReservation<Key, Entry>,
     ) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        match self.slots().find(|slot| slot.is_none()) {
-            Some(slot) => {
-                *slot = Some(node);
-                None
-            }
-            None => Some(node),
-        }
+        let slot = match self.nodes.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => slot,
+            None => match self.more.iter_mut().find(|slot| slot.is_none()) {
+                Some(slot) => slot,
+                None => return Some(node),
+            },
+        };
+        *slot = Some(node);
+        None
     }
 
     /// Moves the nodes of `other` into this reservation, as far as they fit.
@@ -314,7 +328,7 @@ impl IntervalObserver for OrderUpdate<'_> {
     }
 
     fn can_add(&self) -> bool {
-        self.spare.holds(1)
+        self.spare.has_node()
     }
 
     fn removed(&mut self, pages: Range<usize>, age: u64, held: bool) {

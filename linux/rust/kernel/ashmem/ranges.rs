@@ -209,7 +209,13 @@ impl RangeReservation {
     /// Returns how many nodes the reservation holds.
     pub fn count(&self) -> usize {
         let spare = |slots: &[Option<_>]| slots.iter().filter(|node| node.is_some()).count();
-        spare(&self.nodes) + spare(&self.more)
+        // `more` is empty but for unpins across kernel holds.
+        spare(&self.nodes)
+            + if self.more.is_empty() {
+                0
+            } else {
+                spare(&self.more)
+            }
     }
 
     /// Returns whether the reservation holds the nodes that any one operation may need, but for
@@ -237,10 +243,6 @@ impl RangeReservation {
         }
     }
 
-    fn slots(&mut self) -> impl Iterator<Item = &mut Option<RBTreeNodeReservation<usize, Span>>> {
-        self.nodes.iter_mut().chain(self.more.iter_mut())
-    }
-
     /// Returns whether the reservation holds a node.
     fn has_node(&self) -> bool {
         self.count() != 0
@@ -257,14 +259,23 @@ impl RangeReservation {
     /// if this file has a bug, or for an unpin in pieces, which then stops (see
     /// [`UnpinnedRanges::unpin`]); other callers leave the trees as they were.
     fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
-        self.slots().find_map(Option::take)
+        // The fixed slots first, with no iterator over `more` on the common path.
+        if let Some(node) = self.nodes.iter_mut().find_map(Option::take) {
+            return Some(node);
+        }
+        self.more.iter_mut().find_map(Option::take)
     }
 
     /// Keeps a node that an operation freed, if there is room; it is freed otherwise.
     fn give(&mut self, node: RBTreeNodeReservation<usize, Span>) {
-        if let Some(slot) = self.slots().find(|node| node.is_none()) {
-            *slot = Some(node);
-        }
+        let slot = match self.nodes.iter_mut().find(|node| node.is_none()) {
+            Some(slot) => slot,
+            None => match self.more.iter_mut().find(|node| node.is_none()) {
+                Some(slot) => slot,
+                None => return,
+            },
+        };
+        *slot = Some(node);
     }
 }
 
@@ -444,6 +455,21 @@ impl UnpinnedRanges {
         res: &mut RangeReservation,
         observer: &mut impl IntervalObserver,
     ) -> core::result::Result<Range<usize>, usize> {
+        if self.holds.as_deref().map_or(true, |holds| holds.len == 0) {
+            // No holds: one piece, as before holds existed.
+            let node = res.take().ok_or(pages.start)?;
+            let span = Span {
+                end: pages.end,
+                age,
+                held: false,
+            };
+            let merged =
+                insert_merged(&mut self.unpinned, pages, span, node, res, observer, |_| {
+                    true
+                });
+            self.unpinned_pages += merged.added;
+            return Ok(merged.interval);
+        }
         let mut start = pages.start;
         let mut interval = pages.clone();
         while start < pages.end {
