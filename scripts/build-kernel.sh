@@ -7,6 +7,8 @@
 # and arm64 16K kernels, so lints gate the build.
 # CONFIG_FRAGMENT names another fragment; CONFIG_CHECK=defined-only skips
 # options this tree does not define (for building prefixes of the series).
+# A fragment with a '# start: tinyconfig' line starts from make tinyconfig
+# rather than from Kconfig's defaults.
 . "$(dirname "$0")/common.sh"
 
 flavour=${1:?usage: build-kernel.sh FLAVOUR [SRC_DIR]}
@@ -67,7 +69,12 @@ check_config() {
 # .config makes kbuild rebuild every Rust crate.
 key=$(cat "$fragment"; echo "${KMAKE_ARCH[*]}"; "$GIT" -C "$SRC" rev-parse HEAD)
 if [ "$key" != "$(cat "$out/config.key" 2>/dev/null)" ] || [ ! -f "$out/.config" ]; then
-	cp "$fragment" "$out/.config"
+	if grep -q '^# start: tinyconfig' "$fragment"; then
+		kmake "$out" -s tinyconfig
+		cat "$fragment" >>"$out/.config"
+	else
+		cp "$fragment" "$out/.config"
+	fi
 	kmake "$out" -s olddefconfig
 	echo "$key" >"$out/config.key"
 fi
@@ -82,7 +89,7 @@ log=$out/build.log
 # release and arm64 4K kernels, the same code with other options, build
 # without it to save CI time (Rust warnings still fail).
 clippy=CLIPPY=1
-case $flavour in up | release* | arm64-4k) clippy=CLIPPY= ;; esac
+case $flavour in up | release* | arm64-4k | anchor) clippy=CLIPPY= ;; esac
 if ! kmake "$out" "$clippy" KRUSTFLAGS=-Dwarnings "$IMAGE_TARGET" modules >"$log" 2>&1; then
 	grep -E -B2 -A12 'error(\[|:)|Error [0-9]' "$log" | head -80 >&2
 	die "$flavour kernel build failed (log: $log)"

@@ -38,11 +38,11 @@
 //! purge of that region starts.
 
 use super::{
-    ranges::IntervalObserver,
+    ranges::{IntervalObserver, NodeSlots},
     region::{Backed, NotStarted, Shared},
 };
 use crate::{
-    alloc::{Flags, KVec},
+    alloc::Flags,
     c_str,
     error::{code::*, Result},
     page::PAGE_SIZE,
@@ -196,60 +196,36 @@ impl Order {
 /// holds one per piece. It keeps up to three (or as many as it was made with), so that a
 /// reservation kept with the region lets the next change allocate nothing.
 pub(super) struct OrderReservation {
-    nodes: [Option<RBTreeNodeReservation<Key, Entry>>; 3],
-    /// Slots past the first three, allocated with them; empty but for unpins across holds.
-    more: KVec<Option<RBTreeNodeReservation<Key, Entry>>>,
+    nodes: NodeSlots<Key, Entry, 3>,
 }
 
 impl OrderReservation {
     /// Reserves nothing, for changes that only remove intervals.
     pub(super) fn none() -> Self {
         Self {
-            nodes: [None, None, None],
-            more: KVec::new(),
+            nodes: NodeSlots::none(),
         }
     }
 
     /// Reserves `count` nodes.
     pub(super) fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
-        let mut res = Self::none();
-        let more = count.saturating_sub(res.nodes.len());
-        res.more = KVec::with_capacity(more, flags)?;
-        for _ in 0..more {
-            // Within the capacity: no allocation.
-            res.more
-                .push(Some(RBTreeNodeReservation::new(flags)?), flags)?;
-        }
-        for slot in res.nodes.iter_mut().take(count) {
-            *slot = Some(RBTreeNodeReservation::new(flags)?);
-        }
-        Ok(res)
+        Ok(Self {
+            nodes: NodeSlots::with_nodes(flags, count)?,
+        })
     }
 
     /// Returns whether the reservation holds at least `count` nodes.
     pub(super) fn holds(&self, count: usize) -> bool {
-        let spare = |slots: &[Option<_>]| slots.iter().filter(|node| node.is_some()).count();
-        // `more` is empty but for unpins across kernel holds.
-        spare(&self.nodes)
-            + if self.more.is_empty() {
-                0
-            } else {
-                spare(&self.more)
-            }
-            >= count
+        self.nodes.len() >= count
     }
 
     /// Returns whether the reservation holds a node.
     fn has_node(&self) -> bool {
-        self.nodes.iter().any(Option::is_some) || self.more.iter().any(Option::is_some)
+        self.nodes.len() != 0
     }
 
     fn take(&mut self) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        // The fixed slots first, with no iterator over `more` on the common path.
-        if let Some(node) = self.nodes.iter_mut().find_map(Option::take) {
-            return Some(node);
-        }
-        self.more.iter_mut().find_map(Option::take)
+        self.nodes.take()
     }
 
     /// Keeps `node` if there is room, and returns it otherwise.
@@ -257,25 +233,12 @@ impl OrderReservation {
         &mut self,
         node: RBTreeNodeReservation<Key, Entry>,
     ) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        let slot = match self.nodes.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => slot,
-            None => match self.more.iter_mut().find(|slot| slot.is_none()) {
-                Some(slot) => slot,
-                None => return Some(node),
-            },
-        };
-        *slot = Some(node);
-        None
+        self.nodes.keep(node)
     }
 
     /// Moves the nodes of `other` into this reservation, as far as they fit.
     pub(super) fn absorb(&mut self, other: &mut Self) {
-        while let Some(node) = other.take() {
-            if let Some(node) = self.keep(node) {
-                other.keep(node);
-                return;
-            }
-        }
+        self.nodes.absorb(&mut other.nodes);
     }
 }
 

@@ -65,29 +65,37 @@ impl Holds {
         )?)
     }
 
-    fn iter(&self) -> impl Iterator<Item = Range<usize>> + '_ {
-        self.ranges[..self.len]
-            .iter()
-            .map(|&(start, end)| start..end)
+    fn ranges(&self) -> &[(usize, usize)] {
+        &self.ranges[..self.len]
     }
 
     /// Returns whether a hold starts or ends at `page`.
     fn is_edge(&self, page: usize) -> bool {
-        self.iter()
-            .any(|held| held.start == page || held.end == page)
+        self.ranges()
+            .iter()
+            .any(|&(start, end)| start == page || end == page)
     }
 
     /// Returns whether a hold covers `page`.
     fn covers(&self, page: usize) -> bool {
-        self.iter().any(|held| held.contains(&page))
+        self.ranges()
+            .iter()
+            .any(|&(start, end)| start <= page && page < end)
     }
 
     /// Returns the first edge of a hold after `page`, if any.
     fn next_edge(&self, page: usize) -> Option<usize> {
-        self.iter()
-            .flat_map(|held| [held.start, held.end])
-            .filter(|&edge| edge > page)
-            .min()
+        // A plain loop: at `-Os` an iterator chain here is an exported symbol whose mangled
+        // name is longer than modpost takes.
+        let mut next = None;
+        for &(start, end) in self.ranges() {
+            for edge in [start, end] {
+                if edge > page && next.map_or(true, |next| edge < next) {
+                    next = Some(edge);
+                }
+            }
+        }
+        next
     }
 }
 
@@ -157,14 +165,101 @@ impl IntervalObserver for () {
 
 /// Tree nodes reserved for operations on [`UnpinnedRanges`], before its lock is taken.
 ///
+/// Spare tree nodes, kept as a stack: in `N` fixed slots, then in slots allocated beside them
+/// for as many more as a caller reserved. Taking and keeping a node cost O(1).
+///
+/// # Invariants
+///
+/// The first `len` slots, the fixed ones first, hold a node; the others hold none.
+pub(super) struct NodeSlots<K, V, const N: usize> {
+    fixed: [Option<RBTreeNodeReservation<K, V>>; N],
+    more: KVec<Option<RBTreeNodeReservation<K, V>>>,
+    len: usize,
+}
+
+impl<K, V, const N: usize> NodeSlots<K, V, N> {
+    /// Returns slots without nodes.
+    pub(super) fn none() -> Self {
+        // INVARIANT: No slot holds a node.
+        Self {
+            fixed: core::array::from_fn(|_| None),
+            more: KVec::new(),
+            len: 0,
+        }
+    }
+
+    /// Allocates `count` nodes, with room for at least `N`.
+    pub(super) fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
+        let mut slots = Self::none();
+        let more = count.saturating_sub(N);
+        slots.more = KVec::with_capacity(more, flags)?;
+        for _ in 0..more {
+            // Within the capacity: no allocation.
+            slots.more.push(None, flags)?;
+        }
+        while slots.len < count {
+            // There is room for `count` nodes: none comes back.
+            drop(slots.keep(RBTreeNodeReservation::new(flags)?));
+        }
+        Ok(slots)
+    }
+
+    /// Returns how many nodes the slots hold.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn slot(&mut self, index: usize) -> Option<&mut Option<RBTreeNodeReservation<K, V>>> {
+        match index.checked_sub(N) {
+            None => self.fixed.get_mut(index),
+            Some(index) => self.more.get_mut(index),
+        }
+    }
+
+    /// Takes a node, if the slots hold one.
+    pub(super) fn take(&mut self) -> Option<RBTreeNodeReservation<K, V>> {
+        let last = self.len.checked_sub(1)?;
+        let node = self.slot(last)?.take();
+        // INVARIANT: The last slot that held a node holds none now.
+        self.len = last;
+        node
+    }
+
+    /// Keeps `node` if there is room, and returns it otherwise.
+    pub(super) fn keep(
+        &mut self,
+        node: RBTreeNodeReservation<K, V>,
+    ) -> Option<RBTreeNodeReservation<K, V>> {
+        let len = self.len;
+        let Some(slot) = self.slot(len) else {
+            return Some(node);
+        };
+        *slot = Some(node);
+        // INVARIANT: The first empty slot holds a node now.
+        self.len = len + 1;
+        None
+    }
+
+    /// Moves the nodes of `other` into these slots, as far as they fit.
+    pub(super) fn absorb(&mut self, other: &mut Self) {
+        while let Some(node) = other.take() {
+            if let Some(node) = self.keep(node) {
+                // The slot it came from is free.
+                drop(other.keep(node));
+                return;
+            }
+        }
+    }
+}
+
+/// Tree nodes reserved before the region's lock is taken.
+///
 /// An operation needs at most two new nodes, but for an unpin cut in pieces by kernel holds,
 /// which needs one per piece ([`UnpinnedRanges::pieces`]); the nodes it frees go back into the
 /// reservation (up to four, or as many as it was made with), so that a reservation kept with the
 /// ranges lets the next operation allocate nothing: a pin frees what the unpin after it needs.
 pub struct RangeReservation {
-    nodes: [Option<RBTreeNodeReservation<usize, Span>>; 4],
-    /// Slots past the first four, allocated with them; empty but for unpins across holds.
-    more: KVec<Option<RBTreeNodeReservation<usize, Span>>>,
+    nodes: NodeSlots<usize, Span, 4>,
 }
 
 /// How many new nodes one operation may need.
@@ -173,9 +268,7 @@ const RANGE_NODES_NEEDED: usize = 2;
 impl RangeReservation {
     /// Reserves the nodes that any one operation may need.
     pub fn new(flags: Flags) -> Result<Self> {
-        let mut res = Self::none();
-        res.refill(flags)?;
-        Ok(res)
+        Self::with_nodes(flags, RANGE_NODES_NEEDED)
     }
 
     /// Returns a reservation without nodes, for a purge of a whole unpinned interval, which
@@ -183,39 +276,21 @@ impl RangeReservation {
     /// an interval next to purged pages needs none either.
     pub fn none() -> Self {
         Self {
-            nodes: [None, None, None, None],
-            more: KVec::new(),
+            nodes: NodeSlots::none(),
         }
     }
 
     /// Reserves `count` nodes, at least those that any one operation but an unpin in pieces
     /// may need.
     pub fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
-        let mut res = Self::none();
-        let more = count.saturating_sub(res.nodes.len());
-        res.more = KVec::with_capacity(more, flags)?;
-        for _ in 0..more {
-            // Within the capacity: no allocation.
-            res.more
-                .push(Some(RBTreeNodeReservation::new(flags)?), flags)?;
-        }
-        res.refill(flags)?;
-        while res.count() < count {
-            res.give(RBTreeNodeReservation::new(flags)?);
-        }
-        Ok(res)
+        Ok(Self {
+            nodes: NodeSlots::with_nodes(flags, count.max(RANGE_NODES_NEEDED))?,
+        })
     }
 
     /// Returns how many nodes the reservation holds.
     pub fn count(&self) -> usize {
-        let spare = |slots: &[Option<_>]| slots.iter().filter(|node| node.is_some()).count();
-        // `more` is empty but for unpins across kernel holds.
-        spare(&self.nodes)
-            + if self.more.is_empty() {
-                0
-            } else {
-                spare(&self.more)
-            }
+        self.nodes.len()
     }
 
     /// Returns whether the reservation holds the nodes that any one operation may need, but for
@@ -227,55 +302,27 @@ impl RangeReservation {
     /// Allocates nodes until the reservation [is ready](Self::is_ready).
     pub fn refill(&mut self, flags: Flags) -> Result {
         while !self.is_ready() {
-            self.give(RBTreeNodeReservation::new(flags)?);
+            // A reservation has room for more than `RANGE_NODES_NEEDED` nodes.
+            drop(self.nodes.keep(RBTreeNodeReservation::new(flags)?));
         }
         Ok(())
     }
 
     /// Moves the nodes of `other` into this reservation, as far as they fit.
     pub fn absorb(&mut self, other: &mut Self) {
-        while let Some(node) = other.take() {
-            if !self.has_room() {
-                other.give(node);
-                return;
-            }
-            self.give(node);
-        }
-    }
-
-    /// Returns whether the reservation holds a node.
-    fn has_node(&self) -> bool {
-        self.count() != 0
-    }
-
-    fn has_room(&self) -> bool {
-        self.nodes
-            .iter()
-            .chain(self.more.iter())
-            .any(Option::is_none)
+        self.nodes.absorb(&mut other.nodes);
     }
 
     /// Takes a node. Callers reserve what each operation needs, so this only returns [`None`]
     /// if this file has a bug, or for an unpin in pieces, which then stops (see
     /// [`UnpinnedRanges::unpin`]); other callers leave the trees as they were.
     fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
-        // The fixed slots first, with no iterator over `more` on the common path.
-        if let Some(node) = self.nodes.iter_mut().find_map(Option::take) {
-            return Some(node);
-        }
-        self.more.iter_mut().find_map(Option::take)
+        self.nodes.take()
     }
 
     /// Keeps a node that an operation freed, if there is room; it is freed otherwise.
     fn give(&mut self, node: RBTreeNodeReservation<usize, Span>) {
-        let slot = match self.nodes.iter_mut().find(|node| node.is_none()) {
-            Some(slot) => slot,
-            None => match self.more.iter_mut().find(|node| node.is_none()) {
-                Some(slot) => slot,
-                None => return,
-            },
-        };
-        *slot = Some(node);
+        drop(self.nodes.keep(node));
     }
 }
 
@@ -755,7 +802,11 @@ impl UnpinnedRanges {
         let Some(holds) = self.holds.as_deref_mut() else {
             return;
         };
-        let Some(index) = holds.iter().position(|held| held == pages) else {
+        let Some(index) = holds
+            .ranges()
+            .iter()
+            .position(|&(start, end)| start == pages.start && end == pages.end)
+        else {
             return;
         };
         holds.len -= 1;
@@ -808,7 +859,7 @@ impl UnpinnedRanges {
         let cut = interval.start.saturating_add(most.max(1));
         // Merging with a purged interval gives `res` that interval's node.
         let split = cut < interval.end
-            && (res.has_node()
+            && (res.count() != 0
                 || last_before(&mut self.purged, cut.saturating_add(1))
                     .is_some_and(|(purged, _)| purged.end >= interval.start));
         let pages = if split {

@@ -44,7 +44,10 @@ use crate::{
     task::current_personality,
     types::ARef,
 };
-use core::ops::Range;
+use core::{
+    ops::Range,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 /// The prefix of backing file names, which shows in `/proc/<pid>/maps`.
 const NAME_PREFIX: &[u8] = b"dev/ashmem/";
@@ -339,6 +342,8 @@ pub(super) struct Shared {
     purges_done: CondVar,
     /// The part of the purge order that holds the region's unpinned intervals.
     order_part: &'static OrderPart,
+    /// The size in bytes, as in `state`, for reads without the lock: written only under it.
+    size: AtomicUsize,
 }
 
 impl Region {
@@ -356,6 +361,7 @@ impl Region {
                 purges <- new_spinlock!(Purges::default()),
                 purges_done <- new_condvar!(),
                 order_part: OrderPart::for_new_region(),
+                size: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -437,15 +443,17 @@ impl Region {
         match &mut self.shared.state.lock().backing {
             Backing::Unbacked(region) => {
                 region.size = size;
+                self.shared.size.store(size, Ordering::Relaxed);
                 Ok(())
             }
             Backing::Backed(_) => Err(EINVAL),
         }
     }
 
-    /// Returns the size in bytes.
+    /// Returns the size in bytes. Takes no lock: a [`Region::set_size`] on another thread may
+    /// change it at once.
     pub fn size(&self) -> usize {
-        self.shared.state.lock().backing.size()
+        self.shared.size.load(Ordering::Relaxed)
     }
 
     /// Reduces the protections that mappings may have to `mask` (`PROT_*` bits).

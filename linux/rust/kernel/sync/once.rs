@@ -58,6 +58,7 @@ impl Once {
     }
 
     /// Returns whether the initialisation has run to its end.
+    #[inline]
     pub fn is_completed(&self) -> bool {
         self.state.load(Ordering::Acquire) == DONE
     }
@@ -65,10 +66,14 @@ impl Once {
     /// Runs `f` if no thread has started the initialisation, and returns whether it is done:
     /// `false` while another thread runs it. Never waits, so it may be called from any context
     /// that `f` may run in.
+    #[inline]
     pub fn try_call_once(&self, f: impl FnOnce()) -> bool {
-        if self.is_completed() {
-            return true;
-        }
+        // Inline, the common case costs a load and a compare.
+        self.is_completed() || self.try_start(f)
+    }
+
+    #[cold]
+    fn try_start(&self, f: impl FnOnce()) -> bool {
         match self
             .state
             .compare_exchange(UNINIT, RUNNING, Ordering::Acquire, Ordering::Acquire)
@@ -85,9 +90,17 @@ impl Once {
 
     /// Runs `f` if no thread has started the initialisation, and returns once it is done,
     /// sleeping while another thread runs it: the caller must be allowed to sleep.
+    #[inline]
     pub fn call_once(&self, f: impl FnOnce()) {
+        if !self.is_completed() {
+            self.run_or_wait(f);
+        }
+    }
+
+    #[cold]
+    fn run_or_wait(&self, f: impl FnOnce()) {
         let mut f = Some(f);
-        while !self.try_call_once(|| {
+        while !self.try_start(|| {
             if let Some(f) = f.take() {
                 f();
             }
