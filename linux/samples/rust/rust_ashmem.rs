@@ -122,23 +122,31 @@ fn read_pin_range(arg: usize) -> Result<PinRange> {
     Ok(PinRange { offset, len })
 }
 
+// The name commands have functions of their own, so that the others (GET_SIZE, PIN, UNPIN: the
+// frequent ones) run without the stack frame of a name buffer.
+#[inline(never)]
+fn set_name(region: &Region, arg: usize) -> Result<isize> {
+    // Copied before the region is locked; a bad pointer fails first.
+    let mut buf = [0u8; NAME_LEN];
+    let name = UserSlice::new(arg, NAME_LEN)
+        .reader()
+        .strcpy_into_buf(&mut buf)?;
+    region.set_name(name)?;
+    Ok(0)
+}
+
+#[inline(never)]
+fn get_name(region: &Region, arg: usize) -> Result<isize> {
+    let mut buf = [0u8; NAME_LEN];
+    let len = region.name(&mut buf);
+    UserSlice::new(arg, len).writer().write_slice(&buf[..len])?;
+    Ok(0)
+}
+
 fn ioctl(region: &Region, cmd: u32, arg: usize, abi: Abi) -> Result<isize> {
     match cmd {
-        ioctl::SET_NAME => {
-            // Copied before the region is locked; a bad pointer fails first.
-            let mut buf = [0u8; NAME_LEN];
-            let name = UserSlice::new(arg, NAME_LEN)
-                .reader()
-                .strcpy_into_buf(&mut buf)?;
-            region.set_name(name)?;
-            Ok(0)
-        }
-        ioctl::GET_NAME => {
-            let mut buf = [0u8; NAME_LEN];
-            let len = region.name(&mut buf);
-            UserSlice::new(arg, len).writer().write_slice(&buf[..len])?;
-            Ok(0)
-        }
+        ioctl::SET_NAME => set_name(region, arg),
+        ioctl::GET_NAME => get_name(region, arg),
         ioctl::SET_SIZE => {
             region.set_size(arg)?;
             Ok(0)

@@ -75,7 +75,7 @@ unsafe extern "C" fn ashmem_area_name(file: *mut bindings::file, name: *mut c_ch
     0
 }
 
-/// Returns the size of the region in bytes, or 0 if `file` is not a region. Sleeps.
+/// Returns the size of the region in bytes, or 0 if `file` is not a region. May sleep.
 ///
 /// # Safety
 ///

@@ -163,8 +163,6 @@ impl IntervalObserver for () {
     fn removed(&mut self, _pages: Range<usize>, _age: u64, _held: bool) {}
 }
 
-/// Tree nodes reserved for operations on [`UnpinnedRanges`], before its lock is taken.
-///
 /// Spare tree nodes, kept as a stack: in `N` fixed slots, then in slots allocated beside them
 /// for as many more as a caller reserved. Taking and keeping a node cost O(1).
 ///
@@ -197,7 +195,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
             // Within the capacity: no allocation.
             slots.more.push(None, flags)?;
         }
-        while slots.len < count {
+        for _ in 0..count {
             // There is room for `count` nodes: none comes back.
             drop(slots.keep(RBTreeNodeReservation::new(flags)?));
         }
@@ -252,7 +250,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
     }
 }
 
-/// Tree nodes reserved before the region's lock is taken.
+/// Tree nodes reserved for operations on [`UnpinnedRanges`], before its lock is taken.
 ///
 /// An operation needs at most two new nodes, but for an unpin cut in pieces by kernel holds,
 /// which needs one per piece ([`UnpinnedRanges::pieces`]); the nodes it frees go back into the
@@ -301,7 +299,7 @@ impl RangeReservation {
 
     /// Allocates nodes until the reservation [is ready](Self::is_ready).
     pub fn refill(&mut self, flags: Flags) -> Result {
-        while !self.is_ready() {
+        for _ in self.count()..RANGE_NODES_NEEDED {
             // A reservation has room for more than `RANGE_NODES_NEEDED` nodes.
             drop(self.nodes.keep(RBTreeNodeReservation::new(flags)?));
         }
@@ -578,7 +576,9 @@ impl UnpinnedRanges {
         }
         let unpinned = remove_range(&mut self.unpinned, pages.clone(), res, observer);
         self.unpinned_pages -= unpinned.not_held;
-        remove_range(&mut self.purged, pages, res, &mut ()).pages != 0
+        // Usually nothing was purged: a look at the tree's first node is cheaper than a search.
+        self.purged.cursor_front().is_some()
+            && remove_range(&mut self.purged, pages, res, &mut ()).pages != 0
     }
 
     /// Returns whether the region has room for another hold, and takes `room` if it has none

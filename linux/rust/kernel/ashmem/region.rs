@@ -331,6 +331,10 @@ struct Purges {
 }
 
 /// What a region shares with the purge order, whose entries keep it alive while a purge runs.
+///
+/// # Invariants
+///
+/// `size` is the size that `state` holds.
 #[pin_data]
 pub(super) struct Shared {
     #[pin]
@@ -342,7 +346,7 @@ pub(super) struct Shared {
     purges_done: CondVar,
     /// The part of the purge order that holds the region's unpinned intervals.
     order_part: &'static OrderPart,
-    /// The size in bytes, as in `state`, for reads without the lock: written only under it.
+    /// The size in bytes, for reads without the lock: written only under it.
     size: AtomicUsize,
 }
 
@@ -361,6 +365,7 @@ impl Region {
                 purges <- new_spinlock!(Purges::default()),
                 purges_done <- new_condvar!(),
                 order_part: OrderPart::for_new_region(),
+                // INVARIANT: The state's size is 0 too.
                 size: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
@@ -443,6 +448,7 @@ impl Region {
         match &mut self.shared.state.lock().backing {
             Backing::Unbacked(region) => {
                 region.size = size;
+                // INVARIANT: Written under the state lock, as the state's size.
                 self.shared.size.store(size, Ordering::Relaxed);
                 Ok(())
             }
@@ -451,7 +457,8 @@ impl Region {
     }
 
     /// Returns the size in bytes. Takes no lock: a [`Region::set_size`] on another thread may
-    /// change it at once.
+    /// change it at any time before the first `mmap`.
+    #[inline]
     pub fn size(&self) -> usize {
         self.shared.size.load(Ordering::Relaxed)
     }
@@ -645,14 +652,41 @@ impl Region {
     /// Unpins `range`: the kernel may purge it under memory pressure, but for pages it holds
     /// (see [`KernelPin`](super::KernelPin)). Fails as [`Region::pin`].
     pub fn unpin(&self, range: PinRange) -> Result {
-        // Nodes for an unpin that kernel holds cut in more pieces than the pool holds nodes for.
+        let mut state = self.lock_with_nodes(1)?;
+        let region = Self::backed(&mut state)?;
+        let pages = Self::pages(region.size, range)?;
+        if region.pages.pieces(pages.clone()) != 1 {
+            drop(state);
+            return self.unpin_in_pieces(range);
+        }
+        let mut order = self.shared.order_part.lock(region);
+        let age = purge::new_age();
+        let Backed {
+            pages: ranges,
+            nodes,
+            ..
+        } = region;
+        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        // One piece: the nodes of a ready pool are enough.
+        match ranges.unpin(pages, age, &mut nodes.ranges, &mut update) {
+            Ok(_) => Ok(()),
+            // Only reachable through a bug: nothing is unpinned.
+            Err(_) => Err(ENOMEM),
+        }
+    }
+
+    /// Unpins `range` where the ends of kernel holds cut it in pieces, with a node of each kind
+    /// for each piece, so that it is done whole.
+    #[cold]
+    fn unpin_in_pieces(&self, range: PinRange) -> Result {
+        // Nodes for more pieces than the pool holds nodes for.
         let mut more: Option<NodePool> = None;
         loop {
             let mut state = self.lock_with_nodes(1)?;
             let region = Self::backed(&mut state)?;
             let range = Self::pages(region.size, range)?;
             let pieces = region.pages.pieces(range.clone());
-            let in_pool = pieces == 1 || region.nodes.holds(pieces, pieces);
+            let in_pool = region.nodes.holds(pieces, pieces);
             if !in_pool && !more.as_ref().is_some_and(|more| more.holds(pieces, pieces)) {
                 drop(state);
                 more = Some(NodePool::new(GFP_KERNEL, pieces, pieces)?);

@@ -120,6 +120,7 @@ impl File {
     /// - No thread is in an `fdget_pos()` section that skipped its `f_pos_lock` because it was not
     ///   shared, during `'a` (see the type invariants). This holds for any file without
     ///   `FMODE_ATOMIC_POS`, such as a character device.
+    #[inline]
     pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a File {
         // INVARIANT: The safety requirements are the type invariants.
         // SAFETY: `File` is a transparent wrapper of `struct file`, valid for `'a`.
@@ -203,6 +204,7 @@ impl LocalFile {
     /// - `ptr` points at an open file (its `open` succeeded) whose reference count stays nonzero;
     /// - any `fdget_pos()` section that skipped its `f_pos_lock` because it was not shared is on
     ///   the current thread.
+    #[inline]
     pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a LocalFile {
         // INVARIANT: The safety requirements are the type invariants.
         // SAFETY: `LocalFile` is a transparent wrapper of `struct file`, valid for `'a`.
@@ -343,7 +345,8 @@ macro_rules! operation_file {
             #[doc = concat!("`ptr` is the file that the `", $op,
                 "` operation running on this thread was called for, and")]
             /// `'a` ends before that operation returns.
-            pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a $name {
+            #[inline]
+    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a $name {
                 // INVARIANT: The VFS calls the operation with the file in the state the type
                 // invariants describe (see the type's documentation), and the caller promises
                 // that `'a` ends with the operation.

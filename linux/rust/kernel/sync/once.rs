@@ -107,8 +107,8 @@ impl Once {
         }) {
             // The other thread may have been preempted, even by this one on its CPU: sleep,
             // whatever this thread's priority, rather than spin.
-            // SAFETY: `msleep()` has no memory-safety requirement; that it may sleep is this
-            // function's documented rule for its callers, as for `Mutex::lock()`.
+            // SAFETY: `msleep()` has no memory-safety requirement; that it may sleep is the
+            // documented rule of `call_once()`, this function's only caller, as of `Mutex::lock()`.
             unsafe { bindings::msleep(1) };
         }
     }
