@@ -162,6 +162,7 @@ impl OrderPart {
     }
 
     /// Locks this part for a region whose state lock the caller holds, as `_region` proves.
+    #[inline]
     pub(super) fn lock(&'static self, _region: &Backed) -> Guard<'static, Order, MutexBackend> {
         self.order.lock()
     }
@@ -224,11 +225,13 @@ impl OrderReservation {
         self.nodes.len() != 0
     }
 
+    #[inline]
     fn take(&mut self) -> Option<RBTreeNodeReservation<Key, Entry>> {
         self.nodes.take()
     }
 
     /// Keeps `node` if there is room, and returns it otherwise.
+#[inline]
     fn keep(
         &mut self,
         node: RBTreeNodeReservation<Key, Entry>,
@@ -266,6 +269,7 @@ impl<'a> OrderUpdate<'a> {
 }
 
 impl IntervalObserver for OrderUpdate<'_> {
+    #[inline]
     fn added(&mut self, pages: Range<usize>, age: u64, held: bool) {
         // Every change reserves or frees the nodes it adds; without one (a bug), the interval
         // stays out of the order: never purged, which loses no data.
@@ -294,6 +298,7 @@ impl IntervalObserver for OrderUpdate<'_> {
         self.spare.has_node()
     }
 
+    #[inline]
     fn removed(&mut self, pages: Range<usize>, age: u64, held: bool) {
         if held {
             if let Some(node) = self.order.held.remove_node(&(age, pages.start)) {

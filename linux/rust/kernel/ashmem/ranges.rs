@@ -207,6 +207,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
         self.len
     }
 
+    #[inline]
     fn slot(&mut self, index: usize) -> Option<&mut Option<RBTreeNodeReservation<K, V>>> {
         match index.checked_sub(N) {
             None => self.fixed.get_mut(index),
@@ -215,6 +216,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
     }
 
     /// Takes a node, if the slots hold one.
+    #[inline]
     pub(super) fn take(&mut self) -> Option<RBTreeNodeReservation<K, V>> {
         let last = self.len.checked_sub(1)?;
         let node = self.slot(last)?.take();
@@ -224,15 +226,17 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
     }
 
     /// Keeps `node` if there is room, and returns it otherwise.
+    #[inline]
     pub(super) fn keep(
         &mut self,
         node: RBTreeNodeReservation<K, V>,
     ) -> Option<RBTreeNodeReservation<K, V>> {
         let len = self.len;
-        let Some(slot) = self.slot(len) else {
-            return Some(node);
-        };
-        *slot = Some(node);
+        match self.slot(len) {
+            // Always empty, by the invariants: nothing to drop.
+            Some(slot @ None) => *slot = Some(node),
+            _ => return Some(node),
+        }
         // INVARIANT: The first empty slot holds a node now.
         self.len = len + 1;
         None
@@ -314,11 +318,13 @@ impl RangeReservation {
     /// Takes a node. Callers reserve what each operation needs, so this only returns [`None`]
     /// if this file has a bug, or for an unpin in pieces, which then stops (see
     /// [`UnpinnedRanges::unpin`]); other callers leave the trees as they were.
+    #[inline]
     fn take(&mut self) -> Option<RBTreeNodeReservation<usize, Span>> {
         self.nodes.take()
     }
 
     /// Keeps a node that an operation freed, if there is room; it is freed otherwise.
+    #[inline]
     fn give(&mut self, node: RBTreeNodeReservation<usize, Span>) {
         drop(self.nodes.keep(node));
     }
@@ -551,6 +557,7 @@ impl UnpinnedRanges {
 
     /// Returns how many pieces an unpin of `pages` is cut into by the ends of kernel holds: it
     /// needs one node of a [`RangeReservation`] and one new node of the observer for each.
+    #[inline]
     pub fn pieces(&self, pages: Range<usize>) -> usize {
         let Some(holds) = self.holds.as_deref() else {
             return 1;
@@ -949,6 +956,7 @@ fn last_before(tree: &mut RBTree<usize, Span>, page: usize) -> Option<(Range<usi
 }
 
 /// Fills `node` with the interval `pages` of age `age`, held if `held`.
+#[inline]
 fn interval_node(
     node: RBTreeNodeReservation<usize, Span>,
     pages: Range<usize>,
@@ -1048,6 +1056,7 @@ struct Taken {
 
 /// Takes the interval of `tree` with the greatest start below `page` out of the tree if `wanted`
 /// accepts it. One descent of the tree finds it, removes it and looks at the one before it.
+#[inline]
 fn take_last_before(
     tree: &mut RBTree<usize, Span>,
     page: usize,
@@ -1093,6 +1102,7 @@ struct Removed {
 }
 
 /// Removes `pages` from `tree` and returns how many pages of the tree it removed.
+#[inline]
 fn remove_range(
     tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,
@@ -1142,10 +1152,11 @@ fn remove_range(
             removed.not_held += gone;
         }
         observer.removed(interval, age, held);
-        for piece in [left, right] {
-            if !piece.is_empty() {
-                observer.added(piece, age, held);
-            }
+        if !left.is_empty() {
+            observer.added(left, age, held);
+        }
+        if !right.is_empty() {
+            observer.added(right, age, held);
         }
     }
     removed
@@ -1159,6 +1170,7 @@ struct Merged {
 /// Adds `pages` to `tree` with the age and `held` of `span` in `node`, merging the intervals it
 /// overlaps, and those it touches at a page where `may_join` allows; their nodes go to `res`.
 /// Returns the merged interval and how many pages were new to the tree.
+#[inline]
 fn insert_merged(
     tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,

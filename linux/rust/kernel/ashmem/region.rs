@@ -787,13 +787,21 @@ impl Region {
     /// Locks the state for a change of the pin state, with the node pool of a backed region
     /// ready, holding `order` nodes of the purge order: what it lacks is allocated with the
     /// lock dropped, and the lock taken again.
+    #[inline]
     fn lock_with_nodes(&self, order: usize) -> Result<Guard<'_, State, MutexBackend>> {
         let state = self.shared.state.lock();
         match &state.backing {
-            Backing::Backed(region) if !region.nodes.is_ready(order) => {}
-            _ => return Ok(state),
+            Backing::Backed(region) if !region.nodes.is_ready(order) => {
+                drop(state);
+                self.lock_refilled(order)
+            }
+            _ => Ok(state),
         }
-        drop(state);
+    }
+
+    /// [`Region::lock_with_nodes`] for a pool that is not ready.
+    #[cold]
+    fn lock_refilled(&self, order: usize) -> Result<Guard<'_, State, MutexBackend>> {
         let mut fresh = NodePool::new(GFP_KERNEL, 2, order)?;
         let mut state = self.shared.state.lock();
         if let Backing::Backed(region) = &mut state.backing {
@@ -819,6 +827,7 @@ impl Region {
     }
 
     /// Checks `range` against a region of `size` bytes and returns its pages.
+    #[inline]
     pub(super) fn pages(size: usize, range: PinRange) -> Result<Range<usize>> {
         let limit = page_align(size).ok_or(EINVAL)?;
         let offset = range.offset as usize;
@@ -858,6 +867,7 @@ impl Shared {
 
     /// Counts a pin as waiting if purges of the region are in flight, and returns what it waits
     /// with. Called under the state lock, which every purge takes to start.
+    #[inline]
     fn pin_waiting(&self) -> Option<PinWaiting<'_>> {
         let mut purges = self.purges.lock();
         if purges.in_flight == 0 {

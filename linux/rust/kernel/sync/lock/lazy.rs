@@ -65,6 +65,7 @@ impl<T, B: Backend> LazyGlobalLock<T, B> {
     }
 
     /// Acquires the lock and gives the caller access to the value. May sleep.
+    #[inline]
     pub(crate) fn lock(&'static self) -> Guard<'static, T, B> {
         self.init.call_once(|| self.init_lock());
         self.lock.lock()
