@@ -249,7 +249,7 @@ static void bench_ranges(void)
 	long size = (2L * most + 2) * page;
 	int fd = new_region("bench", size), unpinned = 0;
 	double v[REPEATS], null_cost, one = 0;
-	char what[96], target[48];
+	char what[96];
 
 	map_shared(fd, size);
 	for (int r = 0; r < REPEATS; r++)
@@ -283,23 +283,25 @@ static void bench_ranges(void)
 					pin_and_unpin(fd, at, 500, &p[r], &u[r]);
 				row_target("B11", "PIN alone, 1 unpinned range", median(p, REPEATS), 0, NULL);
 				row_target("B11", "UNPIN alone, 1 unpinned range", median(u, REPEATS), 0, NULL);
+				/* Release: the 29-patch series' figure + 2% (issue 20). */
 				row_target("B11", "PIN+UNPIN pair, 1 unpinned range", ours,
-					   anchor ? 2900 : 0, "C driver's pair");
+					   anchor ? 2900 : 3248,
+					   anchor ? "C driver's pair" : "3184 ns before kernel pins, + 2%");
 			}
 			if (n == most && !end)
 				row_target("B11", "PIN+UNPIN pair, 10000 unpinned ranges", ours,
-					   anchor ? 6950 : 0, "6906 ns before issue 21, + 0.6%");
+					   anchor ? 6950 : 5873,
+					   anchor ? "6906 ns before issue 21, + 0.6%" :
+						    "5758 ns before kernel pins, + 2%");
 			snprintf(what, sizeof(what), "PIN+UNPIN pair, %d unpinned ranges, %s offset", n,
 				 end ? "highest" : "lowest");
-			if (n == 1) {
-				row("B3", what, ours, "ns", null_cost, "null ioctl", "<= 5x null ioctl",
-				    ours <= 5 * null_cost);
-			} else {
-				snprintf(target, sizeof(target), "%s", n == most ? "<= 2x the 1-range pair" : "-");
-				printf("| B3 | %s | %.0f ns | null ioctl: %.0f ns | %.2fx | %s | %s; %.2fx the 1-range pair |\n",
-				       what, ours, null_cost, ours / null_cost, target,
-				       n == most ? (ours <= 2 * one ? "met" : "missed") : "-", ours / one);
-			}
+			/*
+			 * Ratios are reported, not held to targets (issue 21): a
+			 * cheaper ioctl or 1-range pair moves them either way.
+			 * B11 holds the pairs to absolute figures.
+			 */
+			printf("| B3 | %s | %.0f ns | null ioctl: %.0f ns | %.2fx | - | -; %.2fx the 1-range pair |\n",
+			       what, ours, null_cost, ours / null_cost, ours / one);
 		}
 	}
 	close(fd);

@@ -71,7 +71,18 @@ impl MiscDevice for Ashmem {
     }
 
     fn ioctl(region: ArcBorrow<'_, Region>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ioctl(&region, cmd, arg, Abi::Native)
+        // The frequent commands, without the dispatch and the stack frame of the others; 32-bit
+        // callers get them from `ioctl()` too.
+        match cmd {
+            // A size above `isize::MAX` reads as an error, as it always has.
+            ioctl::GET_SIZE => Ok(region.size() as isize),
+            ioctl::PIN => Ok(region.pin(read_pin_range(arg)?)?.as_raw()),
+            ioctl::UNPIN => {
+                region.unpin(read_pin_range(arg)?)?;
+                Ok(0)
+            }
+            _ => ioctl(&region, cmd, arg, Abi::Native),
+        }
     }
 
     #[cfg(CONFIG_COMPAT)]
@@ -143,6 +154,7 @@ fn get_name(region: &Region, arg: usize) -> Result<isize> {
     Ok(0)
 }
 
+#[inline(never)]
 fn ioctl(region: &Region, cmd: u32, arg: usize, abi: Abi) -> Result<isize> {
     match cmd {
         ioctl::SET_NAME => set_name(region, arg),

@@ -55,7 +55,7 @@ use crate::{
     str::CStr,
     sync::{
         lock::{lazy::LazyGlobalLock, mutex::MutexBackend, Guard},
-        Arc, LockClassKey,
+        Arc, ArcBorrow, LockClassKey,
     },
     task::{capable, memalloc_nofs, Capability},
 };
@@ -69,9 +69,58 @@ type Key = (u64, usize);
 
 /// An unpinned interval in the purge order.
 pub(super) struct Entry {
-    region: Arc<Shared>,
+    region: EntryRegion,
     end: usize,
 }
+
+/// The reference count on a region's [`Shared`] that its entries in the purge order rely on,
+/// so that adding and removing an entry changes no count: the region takes it when it is
+/// created and gives it back when it is dropped, after removing its entries.
+///
+/// # Invariants
+///
+/// `ptr` came from [`Arc::into_raw`], and this owns the count it kept.
+pub(super) struct OrderRef {
+    ptr: *const Shared,
+}
+
+// SAFETY: An `OrderRef` is an `Arc<Shared>` kept as a raw pointer, which may go to and be used
+// from any thread as the `Arc` may: `Shared` is `Send` and `Sync`.
+unsafe impl Send for OrderRef {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for OrderRef {}
+
+impl OrderRef {
+    /// Takes a reference on `shared` for its region's entries.
+    pub(super) fn new(shared: &Arc<Shared>) -> Self {
+        // INVARIANT: From `into_raw`, which keeps the clone's count.
+        Self {
+            ptr: Arc::into_raw(shared.clone()),
+        }
+    }
+
+    /// Returns what the region's entries point at.
+    fn entry_region(&self) -> EntryRegion {
+        EntryRegion(self.ptr)
+    }
+}
+
+impl Drop for OrderRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, `ptr` came from `into_raw` and this owns its count,
+        // which is given back once.
+        drop(unsafe { Arc::from_raw(self.ptr) });
+    }
+}
+
+/// Where an entry of the purge order points: the [`OrderRef`] pointer of its region.
+#[derive(Clone, Copy)]
+pub(super) struct EntryRegion(*const Shared);
+
+// SAFETY: An `EntryRegion` is only turned into a reference to its `Shared`, which is `Send` and
+// `Sync`, in `Order::oldest`, under the lock of the part that holds the entry; see the
+// invariants of `Order`.
+unsafe impl Send for EntryRegion {}
 
 /// The unpinned intervals of the regions of one part of the purge order, oldest first.
 ///
@@ -82,6 +131,9 @@ pub(super) struct Entry {
 /// [`OrderPart::purgeable`] is the sum of their lengths. `held` holds one entry, keyed alike,
 /// for each held interval of those regions: never purged, it keeps the node that the interval
 /// needs in `entries` once its holds are released, so releasing allocates nothing.
+///
+/// Every entry's `region` is the [`OrderRef`] pointer of a region that is not dropped yet: a
+/// region removes its entries, under the part's lock, before its [`OrderRef`] is dropped.
 pub(super) struct Order {
     entries: RBTree<Key, Entry>,
     held: RBTree<Key, Entry>,
@@ -179,14 +231,20 @@ impl Order {
         self.entries.iter().nth(skip).map(|((age, _), _)| *age)
     }
 
-    /// Returns the region and pages of the interval that is `skip` places from the oldest.
-    fn oldest(&mut self, skip: usize) -> Option<(Arc<Shared>, Range<usize>)> {
+    /// Returns the region and pages of the interval that is `skip` places from the oldest, and
+    /// what its entries point at.
+    fn oldest(&mut self, skip: usize) -> Option<(Arc<Shared>, EntryRegion, Range<usize>)> {
         let mut cursor = self.entries.cursor_front()?;
         for _ in 0..skip {
             cursor = cursor.move_next()?;
         }
         let ((_, start), entry) = cursor.current();
-        Some((entry.region.clone(), *start..entry.end))
+        // SAFETY: By the invariants of `Order`, whose part's lock the caller holds (as the
+        // `&mut self` shows), the pointer came from the `Arc::into_raw` of an `OrderRef` that is
+        // not dropped: its count is held while the borrow lives, here only to clone the `Arc`.
+        // `Shared` is never in a `UniqueArc`.
+        let region = unsafe { ArcBorrow::from_raw(entry.region.0) }.into();
+        Some((region, entry.region, *start..entry.end))
     }
 }
 
@@ -231,7 +289,7 @@ impl OrderReservation {
     }
 
     /// Keeps `node` if there is room, and returns it otherwise.
-#[inline]
+    #[inline]
     fn keep(
         &mut self,
         node: RBTreeNodeReservation<Key, Entry>,
@@ -249,20 +307,36 @@ impl OrderReservation {
 /// holds the region's lock and its part of the order.
 pub(super) struct OrderUpdate<'a> {
     order: &'a mut Order,
-    region: &'a Arc<Shared>,
+    region: &'a Shared,
+    /// What the region's new entries point at.
+    entry_region: EntryRegion,
     /// Nodes for new entries: the reserved ones and those of removed entries.
     spare: &'a mut OrderReservation,
 }
 
 impl<'a> OrderUpdate<'a> {
+    /// Returns an update of the entries of the region that `order_ref` is of, `region`.
     pub(super) fn new(
         order: &'a mut Order,
-        region: &'a Arc<Shared>,
+        region: &'a Shared,
+        order_ref: &OrderRef,
+        spare: &'a mut OrderReservation,
+    ) -> Self {
+        Self::with_entry_region(order, region, order_ref.entry_region(), spare)
+    }
+
+    /// Returns an update of the entries of `region`, which point at `entry_region`: the
+    /// [`OrderRef`] pointer of `region`, taken from one of its entries.
+    pub(super) fn with_entry_region(
+        order: &'a mut Order,
+        region: &'a Shared,
+        entry_region: EntryRegion,
         spare: &'a mut OrderReservation,
     ) -> Self {
         Self {
             order,
             region,
+            entry_region,
             spare,
         }
     }
@@ -277,7 +351,7 @@ impl IntervalObserver for OrderUpdate<'_> {
             return;
         };
         let entry = Entry {
-            region: self.region.clone(),
+            region: self.entry_region,
             end: pages.end,
         };
         let node = node.into_node((age, pages.start), entry);
@@ -787,7 +861,7 @@ fn start_oldest(
             next[i] = None;
             continue;
         };
-        let Some((region, interval)) = order.oldest(skip) else {
+        let Some((region, entry_region, interval)) = order.oldest(skip) else {
             next[i] = None;
             continue;
         };
@@ -797,7 +871,7 @@ fn start_oldest(
             Mode::Reclaim => PUNCH_CHUNK_PAGES - interval.start % PUNCH_CHUNK_PAGES,
             Mode::All => usize::MAX,
         };
-        match Shared::try_start_purge(&region, &mut order, interval, most) {
+        match Shared::try_start_purge(&region, entry_region, &mut order, interval, most) {
             Ok((pages, inode)) => return Some((region, pages, inode)),
             Err(NotStarted::Busy) => {
                 busy.get_or_insert(region);

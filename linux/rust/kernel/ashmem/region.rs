@@ -22,7 +22,7 @@
 //! purge holds while it punches a hole.
 
 use super::{
-    purge::{self, Order, OrderPart, OrderReservation, OrderUpdate},
+    purge::{self, EntryRegion, Order, OrderPart, OrderRef, OrderReservation, OrderUpdate},
     ranges::{RangeReservation, UnpinnedRanges},
     NAME_DEFAULT, NAME_LEN,
 };
@@ -215,6 +215,10 @@ impl PinResult {
 /// it, and may remove protections; its first `mmap` creates the backing shmem file, after which
 /// name and size are fixed. Pages are pinned until unpinned.
 ///
+/// # Invariants
+///
+/// `size` is the size that the state holds.
+///
 /// # Examples
 ///
 /// ```
@@ -320,6 +324,10 @@ impl PinResult {
 /// ```
 pub struct Region {
     shared: Arc<Shared>,
+    /// The size in bytes, for reads without the lock: written only under it.
+    size: AtomicUsize,
+    /// The count that the region's entries in the purge order rely on.
+    order_ref: OrderRef,
 }
 
 /// Purges of a region punching holes, and pins waiting for them to finish.
@@ -330,11 +338,7 @@ struct Purges {
     pins_waiting: usize,
 }
 
-/// What a region shares with the purge order, whose entries keep it alive while a purge runs.
-///
-/// # Invariants
-///
-/// `size` is the size that `state` holds.
+/// What a region shares with the purge order; a purge keeps it alive while it runs.
 #[pin_data]
 pub(super) struct Shared {
     #[pin]
@@ -346,8 +350,6 @@ pub(super) struct Shared {
     purges_done: CondVar,
     /// The part of the purge order that holds the region's unpinned intervals.
     order_part: &'static OrderPart,
-    /// The size in bytes, for reads without the lock: written only under it.
-    size: AtomicUsize,
 }
 
 impl Region {
@@ -365,12 +367,20 @@ impl Region {
                 purges <- new_spinlock!(Purges::default()),
                 purges_done <- new_condvar!(),
                 order_part: OrderPart::for_new_region(),
-                // INVARIANT: The state's size is 0 too.
-                size: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
         )?;
-        Ok(Arc::new(Self { shared }, GFP_KERNEL)?)
+        let order_ref = OrderRef::new(&shared);
+        // INVARIANT: The state's size is 0 too.
+        let size = AtomicUsize::new(0);
+        Ok(Arc::new(
+            Self {
+                shared,
+                size,
+                order_ref,
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     /// Sets the name, truncated to `NAME_LEN - 1` bytes; an empty one unsets it.
@@ -449,7 +459,7 @@ impl Region {
             Backing::Unbacked(region) => {
                 region.size = size;
                 // INVARIANT: Written under the state lock, as the state's size.
-                self.shared.size.store(size, Ordering::Relaxed);
+                self.size.store(size, Ordering::Relaxed);
                 Ok(())
             }
             Backing::Backed(_) => Err(EINVAL),
@@ -460,7 +470,7 @@ impl Region {
     /// change it at any time before the first `mmap`.
     #[inline]
     pub fn size(&self) -> usize {
-        self.shared.size.load(Ordering::Relaxed)
+        self.size.load(Ordering::Relaxed)
     }
 
     /// Reduces the protections that mappings may have to `mask` (`PROT_*` bits).
@@ -631,7 +641,8 @@ impl Region {
         // the region's tree; its part's lock is cheap when no purge holds it.
         let mut order = self.shared.order_part.lock(region);
         let Backed { pages, nodes, .. } = region;
-        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        let mut update =
+            OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
         drop(order);
         // Purges started before the lock was taken may still punch holes in these pages. While
@@ -666,7 +677,8 @@ impl Region {
             nodes,
             ..
         } = region;
-        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        let mut update =
+            OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
         // One piece: the nodes of a ready pool are enough.
         match ranges.unpin(pages, age, &mut nodes.ranges, &mut update) {
             Ok(_) => Ok(()),
@@ -701,7 +713,8 @@ impl Region {
                 _ => pool,
             };
             let age = purge::new_age();
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            let mut update =
+                OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
             // With a node of each kind for each piece, the unpin is done whole.
             return match pages.unpin(range, age, &mut nodes.ranges, &mut update) {
                 Ok(_) => Ok(()),
@@ -748,7 +761,8 @@ impl Region {
                 file,
                 ..
             } = region;
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            let mut update =
+                OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
             let was_purged = ranges.hold(pages, &mut nodes.ranges, &mut update)?;
             let file = file.file().into();
             drop(order);
@@ -779,7 +793,8 @@ impl Region {
                 nodes,
                 ..
             } = region;
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            let mut update =
+                OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
             ranges.release(pages, &mut update);
         }
     }
@@ -853,7 +868,7 @@ impl Drop for Region {
         if let Backing::Backed(region) = &mut state.backing {
             let mut order = self.shared.order_part.lock(region);
             let mut none = OrderReservation::none();
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut none);
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut none);
             region.pages.remove_all_unpinned(&mut update);
         }
     }
@@ -877,15 +892,17 @@ impl Shared {
         Some(PinWaiting { shared: self })
     }
 
-    /// Marks the first `most` pages of `interval`, an unpinned interval of `this`, as purged
-    /// (all of it if no tree node is spare), and counts a purge in flight until
-    /// [`Shared::finish_purge`]. Returns those pages and the backing file's inode lock, held
-    /// shared, under which to punch the hole, or why the purge could not start. The caller holds
-    /// the region's part of the purge order and waits for nothing: the region is busy if its
-    /// state is locked, a pin waits for its purges, or the inode lock is held exclusive (perhaps
-    /// by the caller itself, in an allocation under that lock).
+    /// Marks the first `most` pages of `interval`, an unpinned interval of `this` whose entry in
+    /// the order points at `entry_region`, as purged (all of it if no tree node is spare), and
+    /// counts a purge in flight until [`Shared::finish_purge`]. Returns those pages and the
+    /// backing file's inode lock, held shared, under which to punch the hole, or why the purge
+    /// could not start. The caller holds the region's part of the purge order and waits for
+    /// nothing: the region is busy if its state is locked, a pin waits for its purges, or the
+    /// inode lock is held exclusive (perhaps by the caller itself, in an allocation under that
+    /// lock).
     pub(super) fn try_start_purge(
         this: &Arc<Self>,
+        entry_region: EntryRegion,
         order: &mut Order,
         interval: Range<usize>,
         most: usize,
@@ -911,7 +928,8 @@ impl Shared {
             .ok_or(NotStarted::Busy)?;
         // The order gets back the entry it loses for any rest of the interval; the pool keeps
         // the nodes that merging frees.
-        let mut update = OrderUpdate::new(order, this, &mut nodes.order);
+        let mut update =
+            OrderUpdate::with_entry_region(order, this, entry_region, &mut nodes.order);
         let (pages, _) = ranges
             .purge(interval, most, &mut nodes.ranges, &mut update)
             .ok_or(NotStarted::Stale)?;
