@@ -73,40 +73,61 @@ pub(super) struct Entry {
     end: usize,
 }
 
-/// The reference count on a region's [`Shared`] that its entries in the purge order rely on,
-/// so that adding and removing an entry changes no count: the region takes it when it is
-/// created and gives it back when it is dropped, after removing its entries.
+/// A region's reference to its [`Shared`], which its entries in the purge order point at, so
+/// that adding and removing an entry changes no reference count: the region gives it back when
+/// it is dropped, after removing its entries.
 ///
 /// # Invariants
 ///
-/// `ptr` came from [`Arc::into_raw`], and this owns the count it kept.
+/// `ptr` came from [`Arc::into_raw`], and this owns the count it kept, unless `leaked`, when
+/// nothing gives that count back.
 pub(super) struct OrderRef {
     ptr: *const Shared,
+    leaked: bool,
 }
 
-// SAFETY: An `OrderRef` is an `Arc<Shared>` kept as a raw pointer, which may go to and be used
-// from any thread as the `Arc` may: `Shared` is `Send` and `Sync`.
+// SAFETY: An `OrderRef` is an `Arc<Shared>` kept as a raw pointer, which may be sent to and
+// used from any thread as the `Arc` may: `Shared` is `Send` and `Sync` (checked below).
 unsafe impl Send for OrderRef {}
 // SAFETY: As for `Send`.
 unsafe impl Sync for OrderRef {}
 
+/// Checks at build time what the `Send` and `Sync` of `OrderRef` rely on.
+fn _shared_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Shared>();
+}
+
 impl OrderRef {
-    /// Takes a reference on `shared` for its region's entries.
-    pub(super) fn new(shared: &Arc<Shared>) -> Self {
-        // INVARIANT: From `into_raw`, which keeps the clone's count.
+    /// Keeps `shared` for a new region.
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        // INVARIANT: From `into_raw`, which keeps the count of `shared`.
         Self {
-            ptr: Arc::into_raw(shared.clone()),
+            ptr: Arc::into_raw(shared),
+            leaked: false,
         }
     }
 
-    /// Returns what the region's entries point at.
-    fn entry_region(&self) -> EntryRegion {
-        EntryRegion(self.ptr)
+    /// Returns the region's shared state.
+    pub(super) fn shared(&self) -> &Shared {
+        // SAFETY: By the type invariants, this owns a count (or leaked it): the `Shared` lives
+        // at least as long as `self`.
+        unsafe { &*self.ptr }
+    }
+
+    /// Never gives the count back: for a region whose entries could not all be removed, which
+    /// still point at its `Shared`.
+    pub(super) fn leak(&mut self) {
+        // INVARIANT: The count is never given back.
+        self.leaked = true;
     }
 }
 
 impl Drop for OrderRef {
     fn drop(&mut self) {
+        if self.leaked {
+            return;
+        }
         // SAFETY: By the type invariants, `ptr` came from `into_raw` and this owns its count,
         // which is given back once.
         drop(unsafe { Arc::from_raw(self.ptr) });
@@ -117,9 +138,8 @@ impl Drop for OrderRef {
 #[derive(Clone, Copy)]
 pub(super) struct EntryRegion(*const Shared);
 
-// SAFETY: An `EntryRegion` is only turned into a reference to its `Shared`, which is `Send` and
-// `Sync`, in `Order::oldest`, under the lock of the part that holds the entry; see the
-// invariants of `Order`.
+// SAFETY: An `EntryRegion` owns nothing, and only gives shared access to its `Shared` (through
+// an `Arc` in `Order::oldest`), which any thread may have: `Shared` is `Sync`.
 unsafe impl Send for EntryRegion {}
 
 /// The unpinned intervals of the regions of one part of the purge order, oldest first.
@@ -132,8 +152,10 @@ unsafe impl Send for EntryRegion {}
 /// for each held interval of those regions: never purged, it keeps the node that the interval
 /// needs in `entries` once its holds are released, so releasing allocates nothing.
 ///
-/// Every entry's `region` is the [`OrderRef`] pointer of a region that is not dropped yet: a
-/// region removes its entries, under the part's lock, before its [`OrderRef`] is dropped.
+/// Every entry's `region` is the [`OrderRef`] pointer of the region whose interval it is, and
+/// that [`OrderRef`] still holds its count: a region removes its entries, under the part's lock,
+/// before it drops its [`OrderRef`], and leaks that instead if its count of entries says any is
+/// left (see [`OrderUpdate`]).
 pub(super) struct Order {
     entries: RBTree<Key, Entry>,
     held: RBTree<Key, Entry>,
@@ -239,10 +261,11 @@ impl Order {
             cursor = cursor.move_next()?;
         }
         let ((_, start), entry) = cursor.current();
-        // SAFETY: By the invariants of `Order`, whose part's lock the caller holds (as the
-        // `&mut self` shows), the pointer came from the `Arc::into_raw` of an `OrderRef` that is
-        // not dropped: its count is held while the borrow lives, here only to clone the `Arc`.
-        // `Shared` is never in a `UniqueArc`.
+        // SAFETY: By the invariants of `Order`, the pointer came from the `Arc::into_raw` of an
+        // `OrderRef` that still holds its count; the caller holds the part's lock (as the
+        // `&mut self` shows), without which the region could not have removed the entry and
+        // dropped that count, so it is held while the borrow lives (only to clone the `Arc`).
+        // No `UniqueArc` of it can exist meanwhile: that count is not the only one.
         let region = unsafe { ArcBorrow::from_raw(entry.region.0) }.into();
         Some((region, entry.region, *start..entry.end))
     }
@@ -305,38 +328,59 @@ impl OrderReservation {
 
 /// Keeps the purge order in step with the unpinned intervals of one region, while the caller
 /// holds the region's lock and its part of the order.
+///
+/// # Invariants
+///
+/// `order` is the locked part of `region`, `entry_region` the [`OrderRef`] pointer of `region`,
+/// and `entries` the region's count of its entries in `order`.
 pub(super) struct OrderUpdate<'a> {
     order: &'a mut Order,
     region: &'a Shared,
-    /// What the region's new entries point at.
     entry_region: EntryRegion,
+    entries: &'a mut usize,
     /// Nodes for new entries: the reserved ones and those of removed entries.
     spare: &'a mut OrderReservation,
 }
 
 impl<'a> OrderUpdate<'a> {
-    /// Returns an update of the entries of the region that `order_ref` is of, `region`.
+    /// Returns an update of the entries of the region of `order_ref`, whose part `order` is and
+    /// whose count of entries `entries` is.
     pub(super) fn new(
         order: &'a mut Order,
-        region: &'a Shared,
-        order_ref: &OrderRef,
+        order_ref: &'a OrderRef,
+        entries: &'a mut usize,
         spare: &'a mut OrderReservation,
     ) -> Self {
-        Self::with_entry_region(order, region, order_ref.entry_region(), spare)
+        // INVARIANT: Both from the region's `OrderRef`; the caller passes its part and count.
+        Self {
+            order,
+            region: order_ref.shared(),
+            entry_region: EntryRegion(order_ref.ptr),
+            entries,
+            spare,
+        }
     }
 
-    /// Returns an update of the entries of `region`, which point at `entry_region`: the
-    /// [`OrderRef`] pointer of `region`, taken from one of its entries.
-    pub(super) fn with_entry_region(
+    /// Returns an update of the entries of `region`, as [`OrderUpdate::new`].
+    ///
+    /// # Safety
+    ///
+    /// `entry_region` was read from an entry of `region` in `order`, since the caller locked
+    /// `order`.
+    pub(super) unsafe fn with_entry_region(
         order: &'a mut Order,
         region: &'a Shared,
         entry_region: EntryRegion,
+        entries: &'a mut usize,
         spare: &'a mut OrderReservation,
     ) -> Self {
+        // INVARIANT: By the safety requirements and the invariants of `Order`, `entry_region`
+        // is the `OrderRef` pointer of `region`.
         Self {
             order,
             region,
             entry_region,
+            entries,
             spare,
         }
     }
@@ -350,10 +394,12 @@ impl IntervalObserver for OrderUpdate<'_> {
         let Some(node) = self.spare.take() else {
             return;
         };
+        // INVARIANT: The entry points at its region's `OrderRef`, and is counted.
         let entry = Entry {
             region: self.entry_region,
             end: pages.end,
         };
+        *self.entries += 1;
         let node = node.into_node((age, pages.start), entry);
         if held {
             // INVARIANT: One entry per held interval, not counted.
@@ -376,6 +422,7 @@ impl IntervalObserver for OrderUpdate<'_> {
     fn removed(&mut self, pages: Range<usize>, age: u64, held: bool) {
         if held {
             if let Some(node) = self.order.held.remove_node(&(age, pages.start)) {
+                *self.entries -= 1;
                 drop(self.spare.keep(node.into_reservation()));
             }
             return;
@@ -383,6 +430,7 @@ impl IntervalObserver for OrderUpdate<'_> {
         let Some(node) = self.order.entries.remove_node(&(age, pages.start)) else {
             return;
         };
+        *self.entries -= 1;
         // INVARIANT: The interval and its entry are gone together.
         self.region
             .order_part()
@@ -871,7 +919,11 @@ fn start_oldest(
             Mode::Reclaim => PUNCH_CHUNK_PAGES - interval.start % PUNCH_CHUNK_PAGES,
             Mode::All => usize::MAX,
         };
-        match Shared::try_start_purge(&region, entry_region, &mut order, interval, most) {
+        // SAFETY: `entry_region` was read from the entry of `region` by `oldest`, under this
+        // lock of its part, which is still held.
+        let started =
+            unsafe { Shared::try_start_purge(&region, entry_region, &mut order, interval, most) };
+        match started {
             Ok((pages, inode)) => return Some((region, pages, inode)),
             Err(NotStarted::Busy) => {
                 busy.get_or_insert(region);

@@ -115,6 +115,8 @@ pub(super) struct Backed {
     file: ShmemFile,
     pages: UnpinnedRanges,
     nodes: NodePool,
+    /// How many entries of the purge order point at the region.
+    order_entries: usize,
 }
 
 /// Tree nodes kept with a backed region for its next pin or unpin: the nodes a pin frees are
@@ -323,11 +325,10 @@ impl PinResult {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct Region {
-    shared: Arc<Shared>,
+    /// The region's shared state, which its entries in the purge order point at.
+    shared: OrderRef,
     /// The size in bytes, for reads without the lock: written only under it.
     size: AtomicUsize,
-    /// The count that the region's entries in the purge order rely on.
-    order_ref: OrderRef,
 }
 
 /// Purges of a region punching holes, and pins waiting for them to finish.
@@ -370,24 +371,26 @@ impl Region {
             }),
             GFP_KERNEL,
         )?;
-        let order_ref = OrderRef::new(&shared);
         // INVARIANT: The state's size is 0 too.
         let size = AtomicUsize::new(0);
         Ok(Arc::new(
             Self {
-                shared,
+                shared: OrderRef::new(shared),
                 size,
-                order_ref,
             },
             GFP_KERNEL,
         )?)
+    }
+
+    fn shared(&self) -> &Shared {
+        self.shared.shared()
     }
 
     /// Sets the name, truncated to `NAME_LEN - 1` bytes; an empty one unsets it.
     ///
     /// Fails with [`EINVAL`] once the region is backed.
     pub fn set_name(&self, name: &CStr) -> Result {
-        match &mut self.shared.state.lock().backing {
+        match &mut self.shared().state.lock().backing {
             Backing::Unbacked(region) => {
                 region.name.set(name.as_bytes());
                 Ok(())
@@ -399,7 +402,7 @@ impl Region {
     /// Copies the name userspace reads back, NUL included, into `buf` and returns its length:
     /// the name set, or `dev/ashmem` if none is.
     pub fn name(&self, buf: &mut [u8; NAME_LEN]) -> usize {
-        let state = self.shared.state.lock();
+        let state = self.shared().state.lock();
         let name = state.backing.name().shown();
         buf[..name.len()].copy_from_slice(name);
         name.len()
@@ -437,7 +440,7 @@ impl Region {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn full_name(&self, buf: &mut [u8; FULL_NAME_LEN]) -> usize {
-        self.shared.state.lock().backing.name().full(buf)
+        self.shared().state.lock().backing.name().full(buf)
     }
 
     /// Returns the backing shmem file, or [`None`] before the first `mmap` creates it.
@@ -445,7 +448,7 @@ impl Region {
     /// Its pages may be purged while userspace has them unpinned: the file gives no protection
     /// from that.
     pub fn backing_file(&self) -> Option<ARef<File>> {
-        match &self.shared.state.lock().backing {
+        match &self.shared().state.lock().backing {
             Backing::Backed(region) => Some(region.file.file().into()),
             Backing::Unbacked(_) => None,
         }
@@ -455,7 +458,7 @@ impl Region {
     ///
     /// Fails with [`EINVAL`] once the region is backed.
     pub fn set_size(&self, size: usize) -> Result {
-        match &mut self.shared.state.lock().backing {
+        match &mut self.shared().state.lock().backing {
             Backing::Unbacked(region) => {
                 region.size = size;
                 // INVARIANT: Written under the state lock, as the state's size.
@@ -479,7 +482,7 @@ impl Region {
     /// `READ_IMPLIES_EXEC` personality, `PROT_READ` brings `PROT_EXEC` along, as it does in
     /// that task's mappings.
     pub fn set_prot_mask(&self, mask: u32) -> Result {
-        let mut state = self.shared.state.lock();
+        let mut state = self.shared().state.lock();
         if mask & !state.prot_mask != 0 {
             return Err(EINVAL);
         }
@@ -493,14 +496,14 @@ impl Region {
 
     /// Returns the protections that mappings may have.
     pub fn prot_mask(&self) -> u32 {
-        self.shared.state.lock().prot_mask
+        self.shared().state.lock().prot_mask
     }
 
     /// Returns the inode number of the backing file.
     ///
     /// Fails with [`EINVAL`] before the first `mmap`.
     pub fn file_id(&self) -> Result<u64> {
-        match &self.shared.state.lock().backing {
+        match &self.shared().state.lock().backing {
             Backing::Backed(region) => Ok(region.file.inode_number()),
             Backing::Unbacked(_) => Err(EINVAL),
         }
@@ -513,7 +516,7 @@ impl Region {
     /// protections can never be added with `mprotect(2)`. The first call creates the backing
     /// file. Shared mappings map it; private ones get private anonymous memory.
     pub fn mmap(&self, vma: &VmaNew) -> Result {
-        let mut state = self.shared.state.lock();
+        let mut state = self.shared().state.lock();
         let size = state.backing.size();
         if size == 0 {
             return Err(EINVAL);
@@ -548,6 +551,7 @@ impl Region {
                     ranges: RangeReservation::none(),
                     order: OrderReservation::none(),
                 },
+                order_entries: 0,
             });
         }
         let Backing::Backed(region) = &state.backing else {
@@ -578,7 +582,7 @@ impl Region {
     /// without holding the region's lock.
     pub fn llseek(&self, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
         let file = {
-            let state = self.shared.state.lock();
+            let state = self.shared().state.lock();
             if state.backing.size() == 0 {
                 return Err(EINVAL);
             }
@@ -596,7 +600,7 @@ impl Region {
     /// `mmap`; otherwise reads the backing file, without holding the region's lock.
     pub fn read_iter(&self, pos: &mut i64, dest: &mut IovIterDest<'_>) -> Result<usize> {
         let reader = {
-            let state = self.shared.state.lock();
+            let state = self.shared().state.lock();
             if state.backing.size() == 0 {
                 return Ok(0);
             }
@@ -611,7 +615,7 @@ impl Region {
     /// Prints the `/proc/<pid>/fdinfo` lines of the region: the backing inode once there is
     /// one, the name once set, and the size.
     pub fn show_fdinfo(&self, m: &SeqFile) {
-        let state = self.shared.state.lock();
+        let state = self.shared().state.lock();
         if let Backing::Backed(region) = &state.backing {
             seq_print!(m, "inode:\t{}\n", region.file.inode_number());
         }
@@ -639,16 +643,21 @@ impl Region {
         let range = Self::pages(region.size, range)?;
         // Checking first whether any page is in the purge order would cost a second walk of
         // the region's tree; its part's lock is cheap when no purge holds it.
-        let mut order = self.shared.order_part.lock(region);
-        let Backed { pages, nodes, .. } = region;
+        let mut order = self.shared().order_part.lock(region);
+        let Backed {
+            pages,
+            nodes,
+            order_entries,
+            ..
+        } = region;
         let mut update =
-            OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
+            OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
         drop(order);
         // Purges started before the lock was taken may still punch holes in these pages. While
         // this pin waits for them, no new purge of the region starts, so the wait ends; the
         // region is unlocked meanwhile, so that `mmap`, seeks and other pins do not wait too.
-        let waiting = self.shared.pin_waiting();
+        let waiting = self.shared().pin_waiting();
         drop(state);
         if let Some(waiting) = waiting {
             waiting.wait();
@@ -670,15 +679,16 @@ impl Region {
             drop(state);
             return self.unpin_in_pieces(range);
         }
-        let mut order = self.shared.order_part.lock(region);
+        let mut order = self.shared().order_part.lock(region);
         let age = purge::new_age();
         let Backed {
             pages: ranges,
             nodes,
+            order_entries,
             ..
         } = region;
         let mut update =
-            OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
+            OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
         // One piece: the nodes of a ready pool are enough.
         match ranges.unpin(pages, age, &mut nodes.ranges, &mut update) {
             Ok(_) => Ok(()),
@@ -704,9 +714,12 @@ impl Region {
                 more = Some(NodePool::new(GFP_KERNEL, pieces, pieces)?);
                 continue;
             }
-            let mut order = self.shared.order_part.lock(region);
+            let mut order = self.shared().order_part.lock(region);
             let Backed {
-                pages, nodes: pool, ..
+                pages,
+                nodes: pool,
+                order_entries,
+                ..
             } = region;
             let nodes = match more.as_mut() {
                 Some(more) if !in_pool => more,
@@ -714,7 +727,7 @@ impl Region {
             };
             let age = purge::new_age();
             let mut update =
-                OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
+                OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
             // With a node of each kind for each piece, the unpin is done whole.
             return match pages.unpin(range, age, &mut nodes.ranges, &mut update) {
                 Ok(_) => Ok(()),
@@ -754,20 +767,21 @@ impl Region {
                     }
                 }
             }
-            let mut order = self.shared.order_part.lock(region);
+            let mut order = self.shared().order_part.lock(region);
             let Backed {
                 pages: ranges,
                 nodes,
                 file,
+                order_entries,
                 ..
             } = region;
             let mut update =
-                OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
+                OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
             let was_purged = ranges.hold(pages, &mut nodes.ranges, &mut update)?;
             let file = file.file().into();
             drop(order);
             // As for a pin: no hole punched after this returns lands on the held pages.
-            let waiting = self.shared.pin_waiting();
+            let waiting = self.shared().pin_waiting();
             drop(state);
             if let Some(waiting) = waiting {
                 waiting.wait();
@@ -785,16 +799,17 @@ impl Region {
     /// no other hold covers may be purged again. Never fails and allocates nothing.
     #[cfg(CONFIG_MEMFD_CREATE)]
     pub(super) fn release(&self, pages: Range<usize>) {
-        let mut state = self.shared.state.lock();
+        let mut state = self.shared().state.lock();
         if let Backing::Backed(region) = &mut state.backing {
-            let mut order = self.shared.order_part.lock(region);
+            let mut order = self.shared().order_part.lock(region);
             let Backed {
                 pages: ranges,
                 nodes,
+                order_entries,
                 ..
             } = region;
             let mut update =
-                OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut nodes.order);
+                OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
             ranges.release(pages, &mut update);
         }
     }
@@ -804,7 +819,7 @@ impl Region {
     /// lock dropped, and the lock taken again.
     #[inline]
     fn lock_with_nodes(&self, order: usize) -> Result<Guard<'_, State, MutexBackend>> {
-        let state = self.shared.state.lock();
+        let state = self.shared().state.lock();
         match &state.backing {
             Backing::Backed(region) if !region.nodes.is_ready(order) => {
                 drop(state);
@@ -818,7 +833,7 @@ impl Region {
     #[cold]
     fn lock_refilled(&self, order: usize) -> Result<Guard<'_, State, MutexBackend>> {
         let mut fresh = NodePool::new(GFP_KERNEL, 2, order)?;
-        let mut state = self.shared.state.lock();
+        let mut state = self.shared().state.lock();
         if let Backing::Backed(region) = &mut state.backing {
             // Nobody takes nodes from a pool but under the lock: after this it is ready.
             region.nodes.absorb(&mut fresh);
@@ -828,7 +843,7 @@ impl Region {
 
     /// Returns whether any page of `range` is unpinned. Fails as [`Region::pin`].
     pub fn is_unpinned(&self, range: PinRange) -> Result<bool> {
-        let mut state = self.shared.state.lock();
+        let mut state = self.shared().state.lock();
         let region = Self::backed(&mut state)?;
         let pages = Self::pages(region.size, range)?;
         Ok(region.pages.is_unpinned(pages))
@@ -864,13 +879,33 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        let mut state = self.shared.state.lock();
-        if let Backing::Backed(region) = &mut state.backing {
-            let mut order = self.shared.order_part.lock(region);
-            let mut none = OrderReservation::none();
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &self.order_ref, &mut none);
-            region.pages.remove_all_unpinned(&mut update);
+        let mut state = self.shared().state.lock();
+        let left = match &mut state.backing {
+            Backing::Backed(region) => {
+                let mut order = self.shared().order_part.lock(region);
+                let mut none = OrderReservation::none();
+                let Backed {
+                    pages,
+                    order_entries,
+                    ..
+                } = region;
+                let mut update =
+                    OrderUpdate::new(&mut order, &self.shared, order_entries, &mut none);
+                // Held intervals too: the unpinned tree holds them.
+                pages.remove_all_unpinned(&mut update);
+                *order_entries
+            }
+            Backing::Unbacked(_) => 0,
+        };
+        drop(state);
+        if left != 0 {
+            // Only reachable through a bug: entries that still point at the region keep it.
+            pr_warn!("ashmem: {left} purge order entries left of a dropped region\n");
+            self.shared.leak();
         }
+        // INVARIANT: No entry of the order points at the region any more (or its `OrderRef`
+        // leaks), before `self.shared` is dropped; only a `&Region` or an entry of the region
+        // adds one.
     }
 }
 
@@ -900,7 +935,12 @@ impl Shared {
     /// nothing: the region is busy if its state is locked, a pin waits for its purges, or the
     /// inode lock is held exclusive (perhaps by the caller itself, in an allocation under that
     /// lock).
-    pub(super) fn try_start_purge(
+    ///
+    /// # Safety
+    ///
+    /// `entry_region` was read from the entry of `interval` in `order`, since the caller locked
+    /// `order`.
+    pub(super) unsafe fn try_start_purge(
         this: &Arc<Self>,
         entry_region: EntryRegion,
         order: &mut Order,
@@ -915,6 +955,7 @@ impl Shared {
             pages: ranges,
             nodes,
             file,
+            order_entries,
             ..
         } = region;
         // Pins count themselves waiting only under the state lock, which this holds: none starts
@@ -928,8 +969,16 @@ impl Shared {
             .ok_or(NotStarted::Busy)?;
         // The order gets back the entry it loses for any rest of the interval; the pool keeps
         // the nodes that merging frees.
-        let mut update =
-            OrderUpdate::with_entry_region(order, this, entry_region, &mut nodes.order);
+        // SAFETY: Per the safety requirements, `entry_region` is from an entry of this region.
+        let mut update = unsafe {
+            OrderUpdate::with_entry_region(
+                order,
+                this,
+                entry_region,
+                order_entries,
+                &mut nodes.order,
+            )
+        };
         let (pages, _) = ranges
             .purge(interval, most, &mut nodes.ranges, &mut update)
             .ok_or(NotStarted::Stale)?;
