@@ -6,9 +6,13 @@ operation by kernel function, from two runs of bench/profile/insn_count.c
 first instruction; the base run's counts are taken away and the rest is
 divided by N."""
 import bisect
+import re
 import collections
 import subprocess
 import sys
+
+
+DRIVER = re.compile(r"kernel::|rust_|bindings::|core::|^rb_|mutex_(lock|unlock)|_raw_spin_")
 
 
 def symbols(vmlinux):
@@ -51,6 +55,12 @@ def main():
     diff = {k: (b[k] - a.get(k, 0)) / n for k in b}
     total = sum(diff.values())
     print(f"instructions per operation: {total:.0f} (x2 ns under -icount shift=1: {2 * total:.0f} ns)")
+    # The driver's side: Rust code, and the C it calls for locks and trees; the rest is the
+    # system call, the VFS and the copy from userspace, the same for any driver.
+    driver = sum(per for name, per in diff.items() if DRIVER.search(name))
+    user = diff.get("(userspace)", 0)
+    print(f"  userspace {user:.0f}, syscall/VFS/copy {total - driver - user:.0f}, "
+          f"driver (Rust, its locks and trees) {driver:.0f}")
     for name, per in sorted(diff.items(), key=lambda kv: -kv[1]):
         if per < 0.5:
             break

@@ -64,8 +64,9 @@ use core::{
     sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
-/// An entry's key: the age of its interval, then its first page.
-type Key = (u64, usize);
+/// An entry's key: the age of its interval, its first page, and the address its region's
+/// [`OrderRef`] points at, so that a region only ever finds its own entries.
+type Key = (u64, usize, usize);
 
 /// An unpinned interval in the purge order.
 pub(super) struct Entry {
@@ -138,6 +139,12 @@ impl Drop for OrderRef {
 #[derive(Clone, Copy)]
 pub(super) struct EntryRegion(*const Shared);
 
+impl EntryRegion {
+    fn address(self) -> usize {
+        self.0 as usize
+    }
+}
+
 // SAFETY: An `EntryRegion` owns nothing, and only gives shared access to its `Shared` (through
 // an `Arc` in `Order::oldest`), which any thread may have: `Shared` is `Sync`.
 unsafe impl Send for EntryRegion {}
@@ -152,10 +159,10 @@ unsafe impl Send for EntryRegion {}
 /// for each held interval of those regions: never purged, it keeps the node that the interval
 /// needs in `entries` once its holds are released, so releasing allocates nothing.
 ///
-/// Every entry's `region` is the [`OrderRef`] pointer of the region whose interval it is, and
-/// that [`OrderRef`] still holds its count: a region removes its entries, under the part's lock,
-/// before it drops its [`OrderRef`], and leaks that instead if its count of entries says any is
-/// left (see [`OrderUpdate`]).
+/// Every entry's `region` is the [`OrderRef`] pointer of the region whose interval it is (its
+/// key holds the same address), and that pointer's count is held: a region removes its
+/// entries, under the part's lock, before it drops its [`OrderRef`]; if its count of entries
+/// ([`Shared::order_entries`]) says any is left, it leaks the [`OrderRef`] instead.
 pub(super) struct Order {
     entries: RBTree<Key, Entry>,
     held: RBTree<Key, Entry>,
@@ -250,7 +257,7 @@ pub(super) fn new_age() -> u64 {
 impl Order {
     /// Returns the age of the interval that is `skip` places from the oldest.
     fn age(&self, skip: usize) -> Option<u64> {
-        self.entries.iter().nth(skip).map(|((age, _), _)| *age)
+        self.entries.iter().nth(skip).map(|((age, _, _), _)| *age)
     }
 
     /// Returns the region and pages of the interval that is `skip` places from the oldest, and
@@ -260,12 +267,13 @@ impl Order {
         for _ in 0..skip {
             cursor = cursor.move_next()?;
         }
-        let ((_, start), entry) = cursor.current();
+        let ((_, start, _), entry) = cursor.current();
         // SAFETY: By the invariants of `Order`, the pointer came from the `Arc::into_raw` of an
         // `OrderRef` that still holds its count; the caller holds the part's lock (as the
         // `&mut self` shows), without which the region could not have removed the entry and
         // dropped that count, so it is held while the borrow lives (only to clone the `Arc`).
-        // No `UniqueArc` of it can exist meanwhile: that count is not the only one.
+        // No `UniqueArc` of it exists: one is only made of an `Arc` with the only count, and the
+        // `OrderRef` holds a count of its own.
         let region = unsafe { ArcBorrow::from_raw(entry.region.0) }.into();
         Some((region, entry.region, *start..entry.end))
     }
@@ -331,32 +339,29 @@ impl OrderReservation {
 ///
 /// # Invariants
 ///
-/// `order` is the locked part of `region`, `entry_region` the [`OrderRef`] pointer of `region`,
-/// and `entries` the region's count of its entries in `order`.
+/// `order` is the locked part of `region`, and `entry_region` the [`OrderRef`] pointer of
+/// `region`.
 pub(super) struct OrderUpdate<'a> {
     order: &'a mut Order,
     region: &'a Shared,
     entry_region: EntryRegion,
-    entries: &'a mut usize,
     /// Nodes for new entries: the reserved ones and those of removed entries.
     spare: &'a mut OrderReservation,
 }
 
 impl<'a> OrderUpdate<'a> {
-    /// Returns an update of the entries of the region of `order_ref`, whose part `order` is and
-    /// whose count of entries `entries` is.
+    /// Returns an update of the entries of the region of `order_ref`, whose locked part `order`
+    /// is (as the caller's `&Backed` for [`OrderPart::lock`] shows).
     pub(super) fn new(
         order: &'a mut Order,
         order_ref: &'a OrderRef,
-        entries: &'a mut usize,
         spare: &'a mut OrderReservation,
     ) -> Self {
-        // INVARIANT: Both from the region's `OrderRef`; the caller passes its part and count.
+        // INVARIANT: Both from the region's `OrderRef`.
         Self {
             order,
             region: order_ref.shared(),
             entry_region: EntryRegion(order_ref.ptr),
-            entries,
             spare,
         }
     }
@@ -371,7 +376,6 @@ impl<'a> OrderUpdate<'a> {
         order: &'a mut Order,
         region: &'a Shared,
         entry_region: EntryRegion,
-        entries: &'a mut usize,
         spare: &'a mut OrderReservation,
     ) -> Self {
         // INVARIANT: By the safety requirements and the invariants of `Order`, `entry_region`
@@ -380,9 +384,16 @@ impl<'a> OrderUpdate<'a> {
             order,
             region,
             entry_region,
-            entries,
             spare,
         }
+    }
+
+    /// Adds `change` to the region's count of entries. Only under the part's lock, which
+    /// serialises the changes.
+    fn count(&self, change: isize) {
+        let entries = &self.region.order_entries;
+        let count = entries.load(Ordering::Relaxed).wrapping_add_signed(change);
+        entries.store(count, Ordering::Relaxed);
     }
 }
 
@@ -399,10 +410,10 @@ impl IntervalObserver for OrderUpdate<'_> {
             region: self.entry_region,
             end: pages.end,
         };
-        *self.entries += 1;
-        let node = node.into_node((age, pages.start), entry);
+        self.count(1);
+        let node = node.into_node((age, pages.start, self.entry_region.address()), entry);
         if held {
-            // INVARIANT: One entry per held interval, not counted.
+            // INVARIANT: One entry per held interval, not in the part's count of pages.
             self.order.held.insert(node);
             return;
         }
@@ -420,17 +431,18 @@ impl IntervalObserver for OrderUpdate<'_> {
 
     #[inline]
     fn removed(&mut self, pages: Range<usize>, age: u64, held: bool) {
+        let key = (age, pages.start, self.entry_region.address());
         if held {
-            if let Some(node) = self.order.held.remove_node(&(age, pages.start)) {
-                *self.entries -= 1;
+            if let Some(node) = self.order.held.remove_node(&key) {
+                self.count(-1);
                 drop(self.spare.keep(node.into_reservation()));
             }
             return;
         }
-        let Some(node) = self.order.entries.remove_node(&(age, pages.start)) else {
+        let Some(node) = self.order.entries.remove_node(&key) else {
             return;
         };
-        *self.entries -= 1;
+        self.count(-1);
         // INVARIANT: The interval and its entry are gone together.
         self.region
             .order_part()

@@ -115,8 +115,6 @@ pub(super) struct Backed {
     file: ShmemFile,
     pages: UnpinnedRanges,
     nodes: NodePool,
-    /// How many entries of the purge order point at the region.
-    order_entries: usize,
 }
 
 /// Tree nodes kept with a backed region for its next pin or unpin: the nodes a pin frees are
@@ -351,6 +349,8 @@ pub(super) struct Shared {
     purges_done: CondVar,
     /// The part of the purge order that holds the region's unpinned intervals.
     order_part: &'static OrderPart,
+    /// How many entries of the purge order point at the region; changed under its part's lock.
+    pub(super) order_entries: AtomicUsize,
 }
 
 impl Region {
@@ -368,6 +368,7 @@ impl Region {
                 purges <- new_spinlock!(Purges::default()),
                 purges_done <- new_condvar!(),
                 order_part: OrderPart::for_new_region(),
+                order_entries: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -551,7 +552,6 @@ impl Region {
                     ranges: RangeReservation::none(),
                     order: OrderReservation::none(),
                 },
-                order_entries: 0,
             });
         }
         let Backing::Backed(region) = &state.backing else {
@@ -644,14 +644,8 @@ impl Region {
         // Checking first whether any page is in the purge order would cost a second walk of
         // the region's tree; its part's lock is cheap when no purge holds it.
         let mut order = self.shared().order_part.lock(region);
-        let Backed {
-            pages,
-            nodes,
-            order_entries,
-            ..
-        } = region;
-        let mut update =
-            OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
+        let Backed { pages, nodes, .. } = region;
+        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
         drop(order);
         // Purges started before the lock was taken may still punch holes in these pages. While
@@ -684,11 +678,9 @@ impl Region {
         let Backed {
             pages: ranges,
             nodes,
-            order_entries,
             ..
         } = region;
-        let mut update =
-            OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
+        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
         // One piece: the nodes of a ready pool are enough.
         match ranges.unpin(pages, age, &mut nodes.ranges, &mut update) {
             Ok(_) => Ok(()),
@@ -716,18 +708,14 @@ impl Region {
             }
             let mut order = self.shared().order_part.lock(region);
             let Backed {
-                pages,
-                nodes: pool,
-                order_entries,
-                ..
+                pages, nodes: pool, ..
             } = region;
             let nodes = match more.as_mut() {
                 Some(more) if !in_pool => more,
                 _ => pool,
             };
             let age = purge::new_age();
-            let mut update =
-                OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
             // With a node of each kind for each piece, the unpin is done whole.
             return match pages.unpin(range, age, &mut nodes.ranges, &mut update) {
                 Ok(_) => Ok(()),
@@ -772,11 +760,9 @@ impl Region {
                 pages: ranges,
                 nodes,
                 file,
-                order_entries,
                 ..
             } = region;
-            let mut update =
-                OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
             let was_purged = ranges.hold(pages, &mut nodes.ranges, &mut update)?;
             let file = file.file().into();
             drop(order);
@@ -805,11 +791,9 @@ impl Region {
             let Backed {
                 pages: ranges,
                 nodes,
-                order_entries,
                 ..
             } = region;
-            let mut update =
-                OrderUpdate::new(&mut order, &self.shared, order_entries, &mut nodes.order);
+            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
             ranges.release(pages, &mut update);
         }
     }
@@ -884,16 +868,11 @@ impl Drop for Region {
             Backing::Backed(region) => {
                 let mut order = self.shared().order_part.lock(region);
                 let mut none = OrderReservation::none();
-                let Backed {
-                    pages,
-                    order_entries,
-                    ..
-                } = region;
-                let mut update =
-                    OrderUpdate::new(&mut order, &self.shared, order_entries, &mut none);
+                let Backed { pages, .. } = region;
+                let mut update = OrderUpdate::new(&mut order, &self.shared, &mut none);
                 // Held intervals too: the unpinned tree holds them.
                 pages.remove_all_unpinned(&mut update);
-                *order_entries
+                self.shared().order_entries.load(Ordering::Relaxed)
             }
             Backing::Unbacked(_) => 0,
         };
@@ -938,8 +917,8 @@ impl Shared {
     ///
     /// # Safety
     ///
-    /// `entry_region` was read from the entry of `interval` in `order`, since the caller locked
-    /// `order`.
+    /// `entry_region` was read from the entry of `interval`, an interval of `this`, in `order`,
+    /// since the caller locked `order`.
     pub(super) unsafe fn try_start_purge(
         this: &Arc<Self>,
         entry_region: EntryRegion,
@@ -955,7 +934,6 @@ impl Shared {
             pages: ranges,
             nodes,
             file,
-            order_entries,
             ..
         } = region;
         // Pins count themselves waiting only under the state lock, which this holds: none starts
@@ -969,16 +947,10 @@ impl Shared {
             .ok_or(NotStarted::Busy)?;
         // The order gets back the entry it loses for any rest of the interval; the pool keeps
         // the nodes that merging frees.
-        // SAFETY: Per the safety requirements, `entry_region` is from an entry of this region.
-        let mut update = unsafe {
-            OrderUpdate::with_entry_region(
-                order,
-                this,
-                entry_region,
-                order_entries,
-                &mut nodes.order,
-            )
-        };
+        // SAFETY: Per the safety requirements, `entry_region` is from an entry of this region in
+        // `order`, read under this lock of it.
+        let mut update =
+            unsafe { OrderUpdate::with_entry_region(order, this, entry_region, &mut nodes.order) };
         let (pages, _) = ranges
             .purge(interval, most, &mut nodes.ranges, &mut update)
             .ok_or(NotStarted::Stale)?;
