@@ -35,6 +35,8 @@
 
 /* ash(), pin_op(), meminfo_kb(), touch_pages(), touch_anonymous(): shared with the kselftests. */
 #include "ashmem_util.h"
+/* The importing sample's interface, for B10. */
+#include "ashmem_import.h"
 
 #define REPEATS 9
 
@@ -702,38 +704,14 @@ static void bench_memfd(void)
 	close(dev);
 }
 
-/* The importing sample's interface (tools/testing/selftests/ashmem/ashmem_import_test.c). */
-struct import_req {
-	int32_t fd;
-	uint32_t kind;
-	uint64_t size;
-	uint32_t handle;
-	uint32_t pad;
-	char name[ASHMEM_NAME_LEN];
-};
-
-struct import_pin {
-	uint32_t handle;
-	uint32_t pin;
-	uint64_t offset;
-	uint64_t len;
-	uint32_t was_purged;
-	uint32_t pad;
-};
-
-#define IMPORT_DEV "/dev/ashmem_import"
-#define IMPORT _IOWR(0xB9, 1, char[sizeof(struct import_req)])
-#define IMPORT_PIN _IOWR(0xB9, 2, char[sizeof(struct import_pin)])
-#define IMPORT_UNPIN _IOW(0xB9, 3, uint32_t)
-
 /* Kernel pins and unpins of one page through /dev/ashmem_import. */
 static double kernel_pins(int dev, uint32_t handle, long at, int count)
 {
-	struct import_pin req = { .handle = handle, .offset = at, .len = page };
+	struct ashmem_import_pin req = { .handle = handle, .offset = at, .len = page };
 	uint64_t t = now_ns();
 
 	for (int i = 0; i < count; i++) {
-		if (ioctl(dev, IMPORT_PIN, &req) || ioctl(dev, IMPORT_UNPIN, &req.pin))
+		if (ioctl(dev, ASHMEM_IMPORT_PIN, &req) || ioctl(dev, ASHMEM_IMPORT_UNPIN, &req.pin))
 			die("kernel PIN/UNPIN");
 	}
 	return (double)(now_ns() - t) / count;
@@ -749,7 +727,7 @@ static double kernel_pins(int dev, uint32_t handle, long at, int count)
 static void bench_kernel_pin(void)
 {
 	int fd = new_region("bench", 4 * page), dev = open(IMPORT_DEV, O_RDWR | O_CLOEXEC);
-	struct import_req req = { 0 };
+	struct ashmem_import req = { 0 };
 	double v[REPEATS], w[REPEATS];
 
 	if (dev < 0)
@@ -758,7 +736,7 @@ static void bench_kernel_pin(void)
 	if (pin_op(fd, ASHMEM_UNPIN, 2 * page, page))
 		die("UNPIN");
 	req.fd = fd;
-	if (ioctl(dev, IMPORT, &req))
+	if (ioctl(dev, ASHMEM_IMPORT, &req))
 		die("IMPORT");
 	for (int at = 0; at <= 2; at += 2) {
 		for (int r = 0; r < REPEATS; r++) {

@@ -30,58 +30,10 @@
 #include <unistd.h>
 
 #include "ashmem_util.h"
+#include "ashmem_import.h"
 
-#define IMPORT_DEV "/dev/ashmem_import"
 #define PAGES 4
 #define STEPS 6
-
-/* As in ashmem_import_test.c: the sample's interface. */
-struct ashmem_import {
-	int32_t fd;
-	uint32_t kind;
-	uint64_t size;
-	uint32_t handle;
-	uint32_t pad;
-	char name[ASHMEM_NAME_LEN];
-};
-
-struct ashmem_import_pin {
-	uint32_t handle;
-	uint32_t pin;
-	uint64_t offset;
-	uint64_t len;
-	uint32_t was_purged;
-	uint32_t pad;
-};
-
-struct ashmem_import_io {
-	uint32_t pin;
-	uint32_t pattern;
-	uint64_t offset;
-	uint64_t len;
-	uint64_t sum;
-};
-
-#define ASHMEM_IMPORT		_IOWR(0xB9, 1, char[sizeof(struct ashmem_import)])
-#define ASHMEM_IMPORT_PIN	_IOWR(0xB9, 2, char[sizeof(struct ashmem_import_pin)])
-#define ASHMEM_IMPORT_UNPIN	_IOW(0xB9, 3, uint32_t)
-#define ASHMEM_IMPORT_CHECKSUM	_IOWR(0xB9, 4, char[sizeof(struct ashmem_import_io)])
-#define ASHMEM_IMPORT_RELEASE	_IOW(0xB9, 6, uint32_t)
-
-static_assert(sizeof(struct ashmem_import) == 280, "the sample's layout");
-static_assert(sizeof(struct ashmem_import_pin) == 32, "the sample's layout");
-static_assert(sizeof(struct ashmem_import_io) == 32, "the sample's layout");
-
-static uint64_t fnv1a(const unsigned char *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static int failed;
 
