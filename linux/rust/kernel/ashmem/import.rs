@@ -11,8 +11,9 @@
 //!
 //! Userspace does not see kernel pins: pages it unpinned still read as unpinned in
 //! `ASHMEM_GET_PIN_STATUS`, and its next `ASHMEM_PIN` reports `ASHMEM_WAS_PURGED` exactly if they
-//! were purged, which can only have happened before the kernel pin. Unpinned pages are purged
-//! again once the last kernel pin over them is dropped, in the order of their unpinning.
+//! were purged, which can only have happened before the kernel pin. Unpinned pages may be purged
+//! again once the last kernel pin over them is dropped, as if unpinned at that moment: after
+//! every page unpinned before.
 //!
 //! # Locking
 //!
@@ -335,6 +336,58 @@ impl Drop for Hold {
 /// let pin = import.pin(0, 0)?;
 /// assert_eq!(pin.write(0, b"x").err(), Some(EPERM));
 /// pin.read(0, &mut back)?;
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// The kernel used the pages until it drops its pin: they then go after every page unpinned
+/// before.
+///
+/// ```
+/// use kernel::ashmem::{self, Import, PinRange, PinResult};
+/// # use kernel::{
+/// #     ashmem::Region, kunit, mm::virt::{prot, VmaNew}, page::PAGE_SIZE, sync::Arc,
+/// # };
+/// # kernel::sync::global_lock! {
+/// #     // SAFETY: `INIT` initialises it before its first use.
+/// #     unsafe(uninit) static MAPPING: Mutex<Option<Arc<Region>>> = None;
+/// # }
+/// # static INIT: kernel::sync::Once = kernel::sync::Once::new();
+/// # INIT.call_once(|| {
+/// #     // SAFETY: `call_once` runs this once (KUnit may run an example again), and
+/// #     // returns only after it has run.
+/// #     unsafe { MAPPING.init() }
+/// # });
+/// # struct Device;
+/// # impl kunit::MmapTest for Device {
+/// #     fn mmap(vma: &VmaNew) -> Result {
+/// #         MAPPING.lock().as_ref().ok_or(ENODEV)?.mmap(vma)
+/// #     }
+/// # }
+/// # /// Returns a new region of `pages` pages, and where it is mapped.
+/// # fn mapped(pages: usize) -> Result<(Arc<Region>, usize)> {
+/// #     let region = Region::new()?;
+/// #     region.set_size(pages * PAGE_SIZE)?;
+/// #     *MAPPING.lock() = Some(region.clone());
+/// #     // SAFETY: Examples are built into the kernel.
+/// #     let device = unsafe { kunit::mmap_test_file::<Device>() };
+/// #     let addr = device.and_then(|device| {
+/// #         kunit::map_file(&device, 0, pages * PAGE_SIZE, prot::READ | prot::WRITE, true)
+/// #     });
+/// #     *MAPPING.lock() = None;
+/// #     Ok((region, addr?))
+/// # }
+///
+/// let (a, _) = mapped(2)?;
+/// let (b, _) = mapped(2)?;
+/// let all = PinRange { offset: 0, len: 0 };
+/// a.unpin(all)?;
+/// let pin = Import::from_region(a.clone()).pin(0, 0)?;
+/// b.unpin(all)?;
+/// drop(pin);
+/// // `b`, unpinned after `a` but before the kernel let `a` go, is purged first.
+/// assert_eq!(ashmem::purge_oldest(1).pages, 2);
+/// assert_eq!(a.pin(all)?, PinResult::NotPurged);
+/// assert_eq!(b.pin(all)?, PinResult::WasPurged);
 /// # Ok::<(), Error>(())
 /// ```
 pub struct KernelPin {

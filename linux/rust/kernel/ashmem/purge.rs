@@ -3,16 +3,18 @@
 //! Purging: reclaim takes the memory of unpinned pages, least recently unpinned first, across
 //! every region.
 //!
-//! The order holds every unpinned interval of every backed region, keyed by age (a counter
-//! that each unpin advances) and first page; the regions keep it in step as their intervals
-//! change ([`OrderUpdate`]). Intervals a kernel pin holds wait in a tree of their own, out of
-//! reach of purging, until the pin is dropped. The order is split into [`ORDER_PARTS`] parts,
-//! each a red-black tree (and a tree of held intervals) under a lock of its own, and each region
-//! keeps its intervals in one part, chosen when it is created: pins and unpins of regions in
-//! different parts share no lock. A purge takes the oldest interval of all parts (reclaim,
-//! usually at most [`PUNCH_CHUNK_PAGES`] of it, so that reclaimers share a large interval),
-//! marks those pages purged in its region and then, holding only the backing file's inode lock
-//! shared, punches a hole in the region's backing file.
+//! The order holds every unpinned interval of every backed region, by age (a counter that each
+//! unpin, and each release of a hold, advances) and first page; the regions keep it in step as
+//! their intervals change ([`OrderUpdate`]). Intervals a kernel pin holds wait in a list of their
+//! own, out of reach of purging, until the pin is dropped; they then count as unpinned at that
+//! moment (the kernel used them until then). The order is split into [`ORDER_PARTS`] parts, each a
+//! list under a lock of its own, and each region keeps its intervals in one part, chosen when it is
+//! created: pins and unpins of regions in different parts share no lock. An unpin appends its
+//! interval, the newest; the pieces of a split interval take its place; each region's tree of
+//! intervals keeps a link to each entry, so that removing one costs O(1). A purge takes the oldest
+//! interval of all parts (reclaim, usually at most [`PUNCH_CHUNK_PAGES`] of it, so that reclaimers
+//! share a large interval), marks those pages purged in its region and then, holding only the
+//! backing file's inode lock shared, punches a hole in the region's backing file.
 //!
 //! # Locking
 //!
@@ -20,7 +22,7 @@
 //!
 //! 1. a region's state mutex;
 //! 2. a part of the purge order, never two at once;
-//! 3. a region's count of purges in flight and of pins waiting, a spinlock;
+//! 3. a region's count of pins waiting for its purges, a spinlock, under which purges end;
 //! 4. the inode lock of a region's backing file, which purges take shared, and only with a
 //!    try-lock under the others.
 //!
@@ -28,25 +30,24 @@
 //! [`OrderPart::lock`], which needs a `&Backed`: it only exists under 1. [`purge_all`] takes parts
 //! blocking too, holding no other lock. Reclaim may run inside an allocation of a task that holds
 //! any of these, so a purge only try-locks 2, then 1 and 4 (a try-lock may go against the order),
-//! and takes 3 only to read and count. It then drops all but 4 and punches the hole under 4:
-//! whoever holds 4 exclusive (`fallocate()`, `MADV_REMOVE`) may be allocating (splitting a huge
-//! folio allocates under it), and may be the reclaiming task itself, inside a hole punch of its
-//! own; other purges share it. So reclaim never waits for a purge, a pin or a lock of ours; the
-//! punch itself may still wait inside shmem, on folio locks or while it unmaps. A purge never holds
-//! up pinning another region. A pin that finds purges of its region in flight waits for them with
-//! no lock held, so that no hole is punched under pages it returned as pinned; meanwhile no new
-//! purge of that region starts.
+//! and takes 3 only to read the count of pins waiting, and to end. It then drops all but 4 and
+//! punches the hole under 4: whoever holds 4 exclusive (`fallocate()`, `MADV_REMOVE`) may be
+//! allocating (splitting a huge folio allocates under it), and may be the reclaiming task itself,
+//! inside a hole punch of its own; other purges share it. So reclaim never waits for a purge, a pin
+//! or a lock of ours; the punch itself may still wait inside shmem, on folio locks or while it
+//! unmaps. A purge never holds up pinning another region. A pin that finds purges of its region in
+//! flight waits for them with no lock held, so that no hole is punched under pages it returned as
+//! pinned; meanwhile no new purge of that region starts.
 
 use super::{
-    ranges::{IntervalObserver, NodeSlots},
+    ranges::{IntervalObserver, Link, NodeSlots},
     region::{Backed, NotStarted, Shared},
 };
 use crate::{
-    alloc::Flags,
+    alloc::{Flags, KBox},
     c_str,
     error::{code::*, Result},
     page::PAGE_SIZE,
-    rbtree::{RBTree, RBTreeNodeReservation},
     shmem::ShmemInodeGuard,
     shrinker::{
         CountObjects, ScanObjects, ShrinkControl, Shrinker, ShrinkerBuilder, ShrinkerRegistration,
@@ -61,17 +62,41 @@ use crate::{
 };
 use core::{
     ops::Range,
+    ptr::{self, NonNull},
     sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
-/// An entry's key: the age of its interval, its first page, and the address its region's
-/// [`OrderRef`] points at, so that a region only ever finds its own entries.
-type Key = (u64, usize, usize);
-
-/// An unpinned interval in the purge order.
+/// An unpinned interval in the purge order: in its part's list, or in the part's list of held
+/// intervals.
 pub(super) struct Entry {
+    /// The entry before it in its list (older, in the part's order).
+    prev: Option<NonNull<Entry>>,
+    /// The entry after it in its list (newer, in the part's order).
+    next: Option<NonNull<Entry>>,
     region: EntryRegion,
+    start: usize,
     end: usize,
+    age: u64,
+    /// Whether a kernel hold covers the interval, which is then in the list of held intervals.
+    held: bool,
+}
+
+// SAFETY: An entry refers to other entries of its list, which only the holder of the part's lock
+// follows, and to its region's `Shared`, which is `Sync`. A spare entry's pointers are stale and
+// never followed.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    /// An entry kept for later, in no list.
+    const SPARE: Self = Self {
+        prev: None,
+        next: None,
+        region: EntryRegion(ptr::null()),
+        start: 0,
+        end: 0,
+        age: 0,
+        held: false,
+    };
 }
 
 /// A region's reference to its [`Shared`], which its entries in the purge order point at, so
@@ -139,12 +164,6 @@ impl Drop for OrderRef {
 #[derive(Clone, Copy)]
 pub(super) struct EntryRegion(*const Shared);
 
-impl EntryRegion {
-    fn address(self) -> usize {
-        self.0 as usize
-    }
-}
-
 // SAFETY: An `EntryRegion` owns nothing, and only gives shared access to its `Shared` (through
 // an `Arc` in `Order::oldest`), which any thread may have: `Shared` is `Sync`.
 unsafe impl Send for EntryRegion {}
@@ -153,20 +172,28 @@ unsafe impl Send for EntryRegion {}
 ///
 /// # Invariants
 ///
-/// `entries` holds one entry for each unpinned interval that no kernel hold covers, of each
-/// backed region whose part this is, keyed by its age and first page; the part's
-/// [`OrderPart::purgeable`] is the sum of their lengths. `held` holds one entry, keyed alike,
-/// for each held interval of those regions: never purged, it keeps the node that the interval
-/// needs in `entries` once its holds are released, so releasing allocates nothing.
+/// The order has an entry for each unpinned interval of each backed region whose part this is,
+/// with its pages, age and whether a kernel hold covers it. The entries came from
+/// [`KBox::into_raw`] and belong to the order; the region's tree of the interval has a [`Link`]
+/// to its entry. `oldest` and `newest` are the ends of a list, linked both ways through `prev`
+/// and `next`, of the entries not held, by age and then first page (unless a region's tree lost
+/// a link, a bug). `held` is the first of a list, linked alike, of the held entries, in no
+/// order. The part's [`OrderPart::purgeable`] is the sum of the lengths of the entries not held.
 ///
-/// Every entry's `region` is the [`OrderRef`] pointer of the region whose interval it is (its
-/// key holds the same address), and that pointer's count is held: a region removes its
-/// entries, under the part's lock, before it drops its [`OrderRef`]; if its count of entries
-/// ([`Shared::order_entries`]) says any is left, it leaks the [`OrderRef`] instead.
+/// Every entry's `region` is the [`OrderRef`] pointer of the region whose interval it is, and
+/// that pointer's count is held: a region removes its entries, under the part's lock, before it
+/// drops its [`OrderRef`]; if its count of entries ([`Shared::order_entries`]) says any is
+/// left, it leaks the [`OrderRef`] instead.
 pub(super) struct Order {
-    entries: RBTree<Key, Entry>,
-    held: RBTree<Key, Entry>,
+    oldest: Option<NonNull<Entry>>,
+    newest: Option<NonNull<Entry>>,
+    held: Option<NonNull<Entry>>,
 }
+
+// SAFETY: The entries belong to the order, and any thread that has it may use them: their
+// `region` only gives shared access to a `Shared`, which is `Sync`. The links to them in the
+// regions' trees are only followed by an [`OrderUpdate`], which holds the order.
+unsafe impl Send for Order {}
 
 /// How many parts the purge order is split into.
 const ORDER_PARTS: usize = 8;
@@ -177,8 +204,8 @@ const ORDER_PARTS: usize = 8;
 #[repr(align(64))]
 pub(super) struct OrderPart {
     order: LazyGlobalLock<Order, MutexBackend>,
-    /// How many pages reclaim may purge in this part: the length of every interval in the
-    /// order's `entries` (held intervals are not counted).
+    /// How many pages reclaim may purge in this part: the length of every entry in the order's
+    /// list of entries not held.
     purgeable: AtomicUsize,
 }
 
@@ -188,8 +215,9 @@ impl OrderPart {
         Self {
             order: LazyGlobalLock::new(
                 Order {
-                    entries: RBTree::new(),
-                    held: RBTree::new(),
+                    oldest: None,
+                    newest: None,
+                    held: None,
                 },
                 c_str!("ashmem_purge_order"),
                 key,
@@ -249,25 +277,38 @@ impl OrderPart {
     }
 }
 
-/// Returns the age for an interval being unpinned now: newer than every other.
+/// Returns the age for an interval being unpinned now: newer than every other. Called under the
+/// region's part of the order, whose list takes intervals in order of age.
 pub(super) fn new_age() -> u64 {
     LAST_AGE.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 impl Order {
+    /// Returns the entry that is `skip` places from the oldest, held ones not counted.
+    fn nth(&self, mut skip: usize) -> Option<&Entry> {
+        let mut next = self.oldest;
+        while let Some(entry) = next {
+            // SAFETY: By the type invariants, the entry is valid while it is in the list, which
+            // cannot change while `self` is borrowed.
+            let entry = unsafe { entry.as_ref() };
+            if skip == 0 {
+                return Some(entry);
+            }
+            skip -= 1;
+            next = entry.next;
+        }
+        None
+    }
+
     /// Returns the age of the interval that is `skip` places from the oldest.
     fn age(&self, skip: usize) -> Option<u64> {
-        self.entries.iter().nth(skip).map(|((age, _, _), _)| *age)
+        self.nth(skip).map(|entry| entry.age)
     }
 
     /// Returns the region and pages of the interval that is `skip` places from the oldest, and
     /// what its entries point at.
     fn oldest(&mut self, skip: usize) -> Option<(Arc<Shared>, EntryRegion, Range<usize>)> {
-        let mut cursor = self.entries.cursor_front()?;
-        for _ in 0..skip {
-            cursor = cursor.move_next()?;
-        }
-        let ((_, start, _), entry) = cursor.current();
+        let entry = self.nth(skip)?;
         // SAFETY: By the invariants of `Order`, the pointer came from the `Arc::into_raw` of an
         // `OrderRef` that still holds its count; the caller holds the part's lock (as the
         // `&mut self` shows), without which the region could not have removed the entry and
@@ -275,18 +316,92 @@ impl Order {
         // No `UniqueArc` of it exists: one is only made of an `Arc` with the only count, and the
         // `OrderRef` holds a count of its own.
         let region = unsafe { ArcBorrow::from_raw(entry.region.0) }.into();
-        Some((region, entry.region, *start..entry.end))
+        Some((region, entry.region, entry.start..entry.end))
+    }
+
+    /// Links `entry`, not held, into the order after `after`, or first without one.
+    ///
+    /// # Safety
+    ///
+    /// `entry` came from [`KBox::into_raw`] and is in no list; `after` is in the order's list of
+    /// entries not held.
+    #[inline]
+    unsafe fn link_after(&mut self, entry: NonNull<Entry>, after: Option<NonNull<Entry>>) {
+        let next = match after {
+            // SAFETY: Per the safety requirements, `after` is a valid entry of this list, which
+            // the caller may change (`&mut self`), and `entry` another.
+            Some(after) => unsafe { (*after.as_ptr()).next.replace(entry) },
+            None => self.oldest.replace(entry),
+        };
+        match next {
+            // SAFETY: As above, for the entry after `after`.
+            Some(next) => unsafe { (*next.as_ptr()).prev = Some(entry) },
+            None => self.newest = Some(entry),
+        }
+        // SAFETY: Per the safety requirements, `entry` is valid and nothing else refers to it.
+        unsafe {
+            (*entry.as_ptr()).prev = after;
+            (*entry.as_ptr()).next = next;
+        }
+    }
+
+    /// Links `entry`, held, first into the list of held entries.
+    ///
+    /// # Safety
+    ///
+    /// `entry` came from [`KBox::into_raw`] and is in no list.
+    #[inline]
+    unsafe fn link_held(&mut self, entry: NonNull<Entry>) {
+        let next = self.held.replace(entry);
+        if let Some(next) = next {
+            // SAFETY: By the type invariants, `next` is a valid entry of the held list, which
+            // the caller may change (`&mut self`).
+            unsafe { (*next.as_ptr()).prev = Some(entry) };
+        }
+        // SAFETY: Per the safety requirements, `entry` is valid and nothing else refers to it.
+        unsafe {
+            (*entry.as_ptr()).prev = None;
+            (*entry.as_ptr()).next = next;
+        }
+    }
+
+    /// Takes `entry` out of its list and returns the entry before it.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is in one of this order's lists.
+    #[inline]
+    unsafe fn unlink(&mut self, entry: NonNull<Entry>) -> Option<NonNull<Entry>> {
+        // SAFETY: Per the safety requirements, `entry` is a valid entry of this order, which the
+        // caller may change (`&mut self`).
+        let (prev, next, held) = unsafe {
+            let entry = entry.as_ptr();
+            ((*entry).prev, (*entry).next, (*entry).held)
+        };
+        match (prev, held) {
+            // SAFETY: As above, for the entry before `entry`, in the same list.
+            (Some(prev), _) => unsafe { (*prev.as_ptr()).next = next },
+            (None, false) => self.oldest = next,
+            (None, true) => self.held = next,
+        }
+        match (next, held) {
+            // SAFETY: As above, for the entry after `entry`, in the same list.
+            (Some(next), _) => unsafe { (*next.as_ptr()).prev = prev },
+            (None, false) => self.newest = prev,
+            (None, true) => {}
+        }
+        prev
     }
 }
 
-/// Nodes of the purge order, reserved before the locks are taken.
+/// Entries of the purge order, reserved before the locks are taken.
 ///
 /// A change of a region's intervals removes entries before it adds up to two, so it needs one
-/// new node besides those it frees; a kernel hold needs two, an unpin cut in pieces by kernel
+/// new entry besides those it frees; a kernel hold needs two, an unpin cut in pieces by kernel
 /// holds one per piece. It keeps up to three (or as many as it was made with), so that a
 /// reservation kept with the region lets the next change allocate nothing.
 pub(super) struct OrderReservation {
-    nodes: NodeSlots<Key, Entry, 3>,
+    nodes: NodeSlots<KBox<Entry>, 3>,
 }
 
 impl OrderReservation {
@@ -297,38 +412,37 @@ impl OrderReservation {
         }
     }
 
-    /// Reserves `count` nodes.
+    /// Reserves `count` entries.
     pub(super) fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
         Ok(Self {
-            nodes: NodeSlots::with_nodes(flags, count)?,
+            nodes: NodeSlots::with_nodes(flags, count, |flags| {
+                Ok(KBox::new(Entry::SPARE, flags)?)
+            })?,
         })
     }
 
-    /// Returns whether the reservation holds at least `count` nodes.
+    /// Returns whether the reservation holds at least `count` entries.
     pub(super) fn holds(&self, count: usize) -> bool {
         self.nodes.len() >= count
     }
 
-    /// Returns whether the reservation holds a node.
+    /// Returns whether the reservation holds an entry.
     fn has_node(&self) -> bool {
         self.nodes.len() != 0
     }
 
     #[inline]
-    fn take(&mut self) -> Option<RBTreeNodeReservation<Key, Entry>> {
+    fn take(&mut self) -> Option<KBox<Entry>> {
         self.nodes.take()
     }
 
-    /// Keeps `node` if there is room, and returns it otherwise.
+    /// Keeps `entry` if there is room, and returns it otherwise.
     #[inline]
-    fn keep(
-        &mut self,
-        node: RBTreeNodeReservation<Key, Entry>,
-    ) -> Option<RBTreeNodeReservation<Key, Entry>> {
-        self.nodes.keep(node)
+    fn keep(&mut self, entry: KBox<Entry>) -> Option<KBox<Entry>> {
+        self.nodes.keep(entry)
     }
 
-    /// Moves the nodes of `other` into this reservation, as far as they fit.
+    /// Moves the entries of `other` into this reservation, as far as they fit.
     pub(super) fn absorb(&mut self, other: &mut Self) {
         self.nodes.absorb(&mut other.nodes);
     }
@@ -340,29 +454,46 @@ impl OrderReservation {
 /// # Invariants
 ///
 /// `order` is the locked part of `region`, and `entry_region` the [`OrderRef`] pointer of
-/// `region`.
+/// `region`. The update is only given to the methods of the region's [`UnpinnedRanges`], whose
+/// links are to entries of the region in `order`. `place`'s entry, if any, is in `order`'s list
+/// of entries not held; `None` is the front.
+///
+/// [`UnpinnedRanges`]: super::ranges::UnpinnedRanges
 pub(super) struct OrderUpdate<'a> {
     order: &'a mut Order,
     region: &'a Shared,
     entry_region: EntryRegion,
-    /// Nodes for new entries: the reserved ones and those of removed entries.
+    /// Entries for new intervals: the reserved ones and those of removed intervals.
     spare: &'a mut OrderReservation,
+    /// Where a new interval not held of the age it gives goes: after the entry before the
+    /// interval removed last, or after the piece of it added last, so that pieces keep its place.
+    place: Option<(u64, Option<NonNull<Entry>>)>,
 }
 
 impl<'a> OrderUpdate<'a> {
     /// Returns an update of the entries of the region of `order_ref`, whose locked part `order`
     /// is (as the caller's `&Backed` for [`OrderPart::lock`] shows).
-    pub(super) fn new(
+    ///
+    /// # Safety
+    ///
+    /// `order` is the region's part of the order, locked. The update is only given to the
+    /// methods of the region's [`UnpinnedRanges`].
+    ///
+    /// [`UnpinnedRanges`]: super::ranges::UnpinnedRanges
+    pub(super) unsafe fn new(
         order: &'a mut Order,
         order_ref: &'a OrderRef,
         spare: &'a mut OrderReservation,
     ) -> Self {
-        // INVARIANT: Both from the region's `OrderRef`.
+        // INVARIANT: Both from the region's `OrderRef`, whose locked part `order` is; the caller
+        // gives the update only to the region's ranges, whose links are those that the
+        // region's updates added.
         Self {
             order,
             region: order_ref.shared(),
             entry_region: EntryRegion(order_ref.ptr),
             spare,
+            place: None,
         }
     }
 
@@ -371,7 +502,9 @@ impl<'a> OrderUpdate<'a> {
     /// # Safety
     ///
     /// `entry_region` was read from an entry of `region` in `order`, since the caller locked
-    /// `order`.
+    /// `order`. The update is only given to the methods of the region's [`UnpinnedRanges`].
+    ///
+    /// [`UnpinnedRanges`]: super::ranges::UnpinnedRanges
     pub(super) unsafe fn with_entry_region(
         order: &'a mut Order,
         region: &'a Shared,
@@ -379,12 +512,14 @@ impl<'a> OrderUpdate<'a> {
         spare: &'a mut OrderReservation,
     ) -> Self {
         // INVARIANT: By the safety requirements and the invariants of `Order`, `entry_region`
-        // is the `OrderRef` pointer of `region`.
+        // is the `OrderRef` pointer of `region`; the caller gives the update only to the
+        // region's ranges.
         Self {
             order,
             region,
             entry_region,
             spare,
+            place: None,
         }
     }
 
@@ -399,30 +534,48 @@ impl<'a> OrderUpdate<'a> {
 
 impl IntervalObserver for OrderUpdate<'_> {
     #[inline]
-    fn added(&mut self, pages: Range<usize>, age: u64, held: bool) {
-        // Every change reserves or frees the nodes it adds; without one (a bug), the interval
+    fn added(&mut self, pages: Range<usize>, age: u64, held: bool) -> Link {
+        // Every change reserves or frees the entries it adds; without one (a bug), the interval
         // stays out of the order: never purged, which loses no data.
-        let Some(node) = self.spare.take() else {
-            return;
+        let Some(mut entry) = self.spare.take() else {
+            return Link::NONE;
         };
-        // INVARIANT: The entry points at its region's `OrderRef`, and is counted.
-        let entry = Entry {
+        *entry = Entry {
+            prev: None,
+            next: None,
             region: self.entry_region,
+            start: pages.start,
             end: pages.end,
+            age,
+            held,
         };
+        // SAFETY: `KBox::into_raw` never returns null.
+        let entry = unsafe { NonNull::new_unchecked(KBox::into_raw(entry)) };
         self.count(1);
-        let node = node.into_node((age, pages.start, self.entry_region.address()), entry);
         if held {
-            // INVARIANT: One entry per held interval, not in the part's count of pages.
-            self.order.held.insert(node);
-            return;
+            // INVARIANT: A held entry, in the held list.
+            // SAFETY: `entry` came from `KBox::into_raw` and is in no list.
+            unsafe { self.order.link_held(entry) };
+            return Link::new(entry);
         }
+        // A piece of the interval removed last takes its place; any other interval is the
+        // newest, as its age was given under the part's lock.
+        let after = match self.place {
+            Some((place_age, after)) if place_age == age => after,
+            _ => self.order.newest,
+        };
+        // INVARIANT: In order of age; the part's count has its pages. The link goes into the
+        // region's tree.
+        // SAFETY: `entry` came from `KBox::into_raw` and is in no list; `after` is `None`, the
+        // newest entry or, by the type invariants, `place`, an entry of the order's list.
+        unsafe { self.order.link_after(entry, after) };
+        // INVARIANT: `entry` is in the order's list now.
+        self.place = Some((age, Some(entry)));
         self.region
             .order_part()
             .purgeable
             .fetch_add(pages.len(), Ordering::Relaxed);
-        // INVARIANT: One entry per unpinned interval; the part's count has its pages.
-        self.order.entries.insert(node);
+        Link::new(entry)
     }
 
     fn can_add(&self) -> bool {
@@ -430,26 +583,33 @@ impl IntervalObserver for OrderUpdate<'_> {
     }
 
     #[inline]
-    fn removed(&mut self, pages: Range<usize>, age: u64, held: bool) {
-        let key = (age, pages.start, self.entry_region.address());
-        if held {
-            if let Some(node) = self.order.held.remove_node(&key) {
-                self.count(-1);
-                drop(self.spare.keep(node.into_reservation()));
-            }
-            return;
-        }
-        let Some(node) = self.order.entries.remove_node(&key) else {
+    unsafe fn removed(&mut self, _pages: Range<usize>, _age: u64, _held: bool, link: Link) {
+        let Some(entry) = link.entry() else {
+            // An interval left out of the order (a bug): its pieces go in as the newest.
+            self.place = None;
             return;
         };
+        // SAFETY: Per the safety requirements, `link` is what `added` returned for an interval
+        // of these ranges, handed back once; by the type invariants, the ranges are the
+        // region's, whose links are to its entries in `order`: `entry` is in one of its lists.
+        let prev = unsafe { self.order.unlink(entry) };
+        // SAFETY: The entry came from `KBox::into_raw` in `added` and is in no list now: nothing
+        // else refers to it.
+        let entry = unsafe { KBox::from_raw(entry.as_ptr()) };
         self.count(-1);
-        // INVARIANT: The interval and its entry are gone together.
-        self.region
-            .order_part()
-            .purgeable
-            .fetch_sub(pages.len(), Ordering::Relaxed);
-        // Without room the node is freed, under the locks: `kfree()` does not sleep.
-        drop(self.spare.keep(node.into_reservation()));
+        if entry.held {
+            self.place = None;
+        } else {
+            // INVARIANT: `prev` is `None` or an entry of the order's list.
+            self.place = Some((entry.age, prev));
+            // INVARIANT: The interval and its entry are gone together.
+            self.region
+                .order_part()
+                .purgeable
+                .fetch_sub(entry.end - entry.start, Ordering::Relaxed);
+        }
+        // Without room the entry is freed, under the locks: `kfree()` does not sleep.
+        drop(self.spare.keep(entry));
     }
 }
 

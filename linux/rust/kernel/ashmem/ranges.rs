@@ -16,9 +16,10 @@
 //! ([`RangeReservation`]). Pins report purges exactly: only pages that
 //! were purged count, never their unpinned neighbours.
 //!
-//! Each unpinned interval has an age, the one its last unpin gave it; pieces left by a pin keep
-//! it. An [`IntervalObserver`] hears of every unpinned interval added or removed, which is how
-//! the order of purging across regions keeps in step.
+//! Each unpinned interval has an age, the one its last unpin, or the release of the last hold over
+//! it, gave it; pieces left by a pin, a purge or a hold keep it. An [`IntervalObserver`] hears of
+//! every unpinned interval added or removed, which is how the order of purging across regions keeps
+//! in step.
 //!
 //! The kernel may hold page ranges ([`UnpinnedRanges::hold`]), whatever userspace pins or
 //! unpins: unpinned pages under a hold are *held* and may not be purged until the last hold over
@@ -26,20 +27,46 @@
 //! not, so releasing a hold only marks intervals, and needs no node and cannot fail. Userspace
 //! sees held pages as unpinned, and a pin reports a purge exactly as without holds.
 
+use super::purge::Entry;
 use crate::{
     alloc::{Flags, KBox, KVec},
     error::{code::*, Result},
     rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
 };
-use core::ops::Range;
+use core::{ops::Range, ptr::NonNull};
 
-/// An interval in a tree: its end (the page just past it) and, for unpinned ones, its age and
-/// whether a kernel hold covers it.
+/// An interval in a tree: its end (the page just past it) and, for unpinned ones, its age,
+/// whether a kernel hold covers it and the observer's link to it.
 #[derive(Clone, Copy)]
 struct Span {
     end: usize,
     age: u64,
     held: bool,
+    link: Link,
+}
+
+/// What an [`IntervalObserver`] keeps of an interval it was told of: the purge order's entry of
+/// the interval, or nothing ([`Link::NONE`]). The ranges hand it back when the interval goes.
+#[derive(Clone, Copy)]
+pub struct Link(Option<NonNull<Entry>>);
+
+// SAFETY: A `Link` is an address that only the purge order dereferences, under its own lock.
+unsafe impl Send for Link {}
+// SAFETY: A shared `Link` only gives out a copy of the address, which only the purge order
+// dereferences, under its own lock.
+unsafe impl Sync for Link {}
+
+impl Link {
+    /// No link: what observers other than the purge order's give.
+    pub const NONE: Self = Self(None);
+
+    pub(super) fn new(entry: NonNull<Entry>) -> Self {
+        Self(Some(entry))
+    }
+
+    pub(super) fn entry(self) -> Option<NonNull<Entry>> {
+        self.0
+    }
 }
 
 /// How many kernel holds a region may have at once.
@@ -101,28 +128,32 @@ impl Holds {
 
 /// Hears of the changes to the unpinned intervals of an [`UnpinnedRanges`].
 ///
-/// Every interval it is told was added is later reported removed, by the operation that merges,
-/// splits, pins, purges, holds or releases it, or by [`UnpinnedRanges::remove_all_unpinned`]. An
-/// interval that a hold covers or stops covering is reported removed and added again with its
-/// new `held`, in that order. The unit type ignores them.
+/// Every interval it is told was added is later reported removed, once, with the [`Link`] that
+/// [`IntervalObserver::added`] returned for it, by the operation that merges, splits, pins,
+/// purges, holds or releases it, or by [`UnpinnedRanges::remove_all_unpinned`]; ranges dropped
+/// without that one report nothing, and what the links stand for leaks. An interval that a hold
+/// covers is reported removed and added again, held; one that a release leaves uncovered is
+/// reported removed and added again with the age the release gives. The pieces of an interval
+/// split in place are added after it is reported removed. The unit type ignores them.
 ///
 /// # Examples
 ///
 /// ```
 /// use core::ops::Range;
-/// use kernel::ashmem::ranges::{IntervalObserver, RangeReservation, UnpinnedRanges};
+/// use kernel::ashmem::ranges::{IntervalObserver, Link, RangeReservation, UnpinnedRanges};
 ///
 /// /// Keeps the total that the purge order keeps: the unpinned pages of a region.
 /// struct Total(usize);
 ///
 /// impl IntervalObserver for Total {
-///     fn added(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+///     fn added(&mut self, pages: Range<usize>, _age: u64, held: bool) -> Link {
 ///         if !held {
 ///             self.0 += pages.len();
 ///         }
+///         Link::NONE
 ///     }
 ///
-///     fn removed(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+///     unsafe fn removed(&mut self, pages: Range<usize>, _age: u64, held: bool, _link: Link) {
 ///         if !held {
 ///             self.0 -= pages.len();
 ///         }
@@ -144,11 +175,18 @@ impl Holds {
 /// # Ok::<(), Error>(())
 /// ```
 pub trait IntervalObserver {
-    /// `pages` became an unpinned interval of age `age`, held by the kernel if `held`.
-    fn added(&mut self, pages: Range<usize>, age: u64, held: bool);
+    /// `pages` became an unpinned interval of age `age`, held by the kernel if `held`. Returns
+    /// the link to hand back when it goes.
+    fn added(&mut self, pages: Range<usize>, age: u64, held: bool) -> Link;
 
     /// The unpinned interval `pages`, of age `age` and held if `held`, is gone.
-    fn removed(&mut self, pages: Range<usize>, age: u64, held: bool);
+    ///
+    /// # Safety
+    ///
+    /// `link` is what [`IntervalObserver::added`] returned for this interval (these pages, age
+    /// and `held`), called on an observer given to the same ranges, and was not handed back
+    /// since.
+    unsafe fn removed(&mut self, pages: Range<usize>, age: u64, held: bool, link: Link);
 
     /// Returns whether the observer can hear of one more interval added than removed; an unpin
     /// in pieces stops before a piece otherwise.
@@ -158,24 +196,27 @@ pub trait IntervalObserver {
 }
 
 impl IntervalObserver for () {
-    fn added(&mut self, _pages: Range<usize>, _age: u64, _held: bool) {}
+    fn added(&mut self, _pages: Range<usize>, _age: u64, _held: bool) -> Link {
+        Link::NONE
+    }
 
-    fn removed(&mut self, _pages: Range<usize>, _age: u64, _held: bool) {}
+    unsafe fn removed(&mut self, _pages: Range<usize>, _age: u64, _held: bool, _link: Link) {}
 }
 
-/// Spare tree nodes, kept as a stack: in `N` fixed slots, then in slots allocated beside them
-/// for as many more as a caller reserved. Taking and keeping a node cost O(1).
+/// Spare nodes (tree nodes, entries of the purge order), kept as a stack: in `N` fixed slots,
+/// then in slots allocated beside them for as many more as a caller reserved. Taking and keeping
+/// a node cost O(1).
 ///
 /// # Invariants
 ///
 /// The first `len` slots, the fixed ones first, hold a node; the others hold none.
-pub(super) struct NodeSlots<K, V, const N: usize> {
-    fixed: [Option<RBTreeNodeReservation<K, V>>; N],
-    more: KVec<Option<RBTreeNodeReservation<K, V>>>,
+pub(super) struct NodeSlots<T, const N: usize> {
+    fixed: [Option<T>; N],
+    more: KVec<Option<T>>,
     len: usize,
 }
 
-impl<K, V, const N: usize> NodeSlots<K, V, N> {
+impl<T, const N: usize> NodeSlots<T, N> {
     /// Returns slots without nodes.
     pub(super) fn none() -> Self {
         // INVARIANT: No slot holds a node.
@@ -186,8 +227,12 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
         }
     }
 
-    /// Allocates `count` nodes, with room for at least `N`.
-    pub(super) fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
+    /// Allocates `count` nodes with `new`, with room for at least `N`.
+    pub(super) fn with_nodes(
+        flags: Flags,
+        count: usize,
+        new: impl Fn(Flags) -> Result<T>,
+    ) -> Result<Self> {
         let mut slots = Self::none();
         let more = count.saturating_sub(N);
         slots.more = KVec::with_capacity(more, flags)?;
@@ -197,7 +242,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
         }
         for _ in 0..count {
             // There is room for `count` nodes: none comes back.
-            drop(slots.keep(RBTreeNodeReservation::new(flags)?));
+            drop(slots.keep(new(flags)?));
         }
         Ok(slots)
     }
@@ -208,7 +253,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
     }
 
     #[inline]
-    fn slot(&mut self, index: usize) -> Option<&mut Option<RBTreeNodeReservation<K, V>>> {
+    fn slot(&mut self, index: usize) -> Option<&mut Option<T>> {
         match index.checked_sub(N) {
             None => self.fixed.get_mut(index),
             Some(index) => self.more.get_mut(index),
@@ -217,7 +262,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
 
     /// Takes a node, if the slots hold one.
     #[inline]
-    pub(super) fn take(&mut self) -> Option<RBTreeNodeReservation<K, V>> {
+    pub(super) fn take(&mut self) -> Option<T> {
         let last = self.len.checked_sub(1)?;
         let node = self.slot(last)?.take();
         // INVARIANT: The last slot that held a node holds none now.
@@ -227,10 +272,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
 
     /// Keeps `node` if there is room, and returns it otherwise.
     #[inline]
-    pub(super) fn keep(
-        &mut self,
-        node: RBTreeNodeReservation<K, V>,
-    ) -> Option<RBTreeNodeReservation<K, V>> {
+    pub(super) fn keep(&mut self, node: T) -> Option<T> {
         let len = self.len;
         match self.slot(len) {
             // Always empty, by the invariants: nothing to drop.
@@ -261,7 +303,7 @@ impl<K, V, const N: usize> NodeSlots<K, V, N> {
 /// reservation (up to four, or as many as it was made with), so that a reservation kept with the
 /// ranges lets the next operation allocate nothing: a pin frees what the unpin after it needs.
 pub struct RangeReservation {
-    nodes: NodeSlots<usize, Span, 4>,
+    nodes: NodeSlots<RBTreeNodeReservation<usize, Span>, 4>,
 }
 
 /// How many new nodes one operation may need.
@@ -286,7 +328,11 @@ impl RangeReservation {
     /// may need.
     pub fn with_nodes(flags: Flags, count: usize) -> Result<Self> {
         Ok(Self {
-            nodes: NodeSlots::with_nodes(flags, count.max(RANGE_NODES_NEEDED))?,
+            nodes: NodeSlots::with_nodes(
+                flags,
+                count.max(RANGE_NODES_NEEDED),
+                RBTreeNodeReservation::new,
+            )?,
         })
     }
 
@@ -339,7 +385,9 @@ impl RangeReservation {
 /// `unpinned` may be only where a kernel hold ends or ended. `holds` holds at most
 /// [`MAX_HOLDS`] non-empty ranges; no interval of `unpinned` has an end of one of them strictly
 /// inside it, and an interval is `held` exactly when a hold covers it. `unpinned_pages` is the
-/// number of pages in `unpinned` that are not held.
+/// number of pages in `unpinned` that are not held. Each interval of `unpinned` has the [`Link`]
+/// that the observer told of it returned, not yet handed back; those of `purged` have
+/// [`Link::NONE`].
 ///
 /// # Examples
 ///
@@ -513,6 +561,7 @@ impl UnpinnedRanges {
                 end: pages.end,
                 age,
                 held: false,
+                link: Link::NONE,
             };
             let merged =
                 insert_merged(&mut self.unpinned, pages, span, node, res, observer, |_| {
@@ -540,7 +589,12 @@ impl UnpinnedRanges {
             let merged = insert_merged(
                 &mut self.unpinned,
                 start..end,
-                Span { end, age, held },
+                Span {
+                    end,
+                    age,
+                    held,
+                    link: Link::NONE,
+                },
                 node,
                 res,
                 observer,
@@ -642,10 +696,10 @@ impl UnpinnedRanges {
     /// // A hold over purged pages reports them; they stay purged for userspace.
     /// res.refill(GFP_KERNEL)?;
     /// assert_eq!(pages.hold(5..8, &mut res, &mut ()), Ok(true));
-    /// pages.release(2..6, &mut ());
+    /// pages.release(2..6, 2, &mut ());
     /// // Pages 2 to 4 are purgeable again; 5 is still held.
     /// assert_eq!(pages.purgeable_pages(), 5);
-    /// pages.release(5..8, &mut ());
+    /// pages.release(5..8, 3, &mut ());
     /// assert_eq!(pages.purgeable_pages(), 6);
     /// res.refill(GFP_KERNEL)?;
     /// assert!(pages.pin(6..7, &mut res, &mut ()));
@@ -657,7 +711,9 @@ impl UnpinnedRanges {
     ///
     /// ```
     /// use core::ops::Range;
-    /// use kernel::ashmem::ranges::{Holds, IntervalObserver, RangeReservation, UnpinnedRanges};
+    /// use kernel::ashmem::ranges::{
+    ///     Holds, IntervalObserver, Link, RangeReservation, UnpinnedRanges,
+    /// };
     ///
     /// #[derive(Clone, Copy, Default)]
     /// struct Page {
@@ -674,11 +730,12 @@ impl UnpinnedRanges {
     /// }
     ///
     /// impl IntervalObserver for Order {
-    ///     fn added(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+    ///     fn added(&mut self, pages: Range<usize>, _age: u64, held: bool) -> Link {
     ///         *(if held { &mut self.held } else { &mut self.purgeable }) += pages.len();
+    ///         Link::NONE
     ///     }
     ///
-    ///     fn removed(&mut self, pages: Range<usize>, _age: u64, held: bool) {
+    ///     unsafe fn removed(&mut self, pages: Range<usize>, _age: u64, held: bool, _link: Link) {
     ///         *(if held { &mut self.held } else { &mut self.purgeable }) -= pages.len();
     ///     }
     /// }
@@ -736,7 +793,7 @@ impl UnpinnedRanges {
     ///             let (start, end) = holds[index];
     ///             held -= 1;
     ///             holds[index] = holds[held];
-    ///             pages.release(start..end, &mut order);
+    ///             pages.release(start..end, 1, &mut order);
     ///             model[start..end].iter_mut().for_each(|page| page.holds -= 1);
     ///         }
     ///         _ => {
@@ -796,6 +853,7 @@ impl UnpinnedRanges {
             pages.clone(),
             observer,
             |_| true,
+            None,
             &mut newly_held,
         );
         self.unpinned_pages -= newly_held;
@@ -803,9 +861,9 @@ impl UnpinnedRanges {
     }
 
     /// Releases a hold of `pages` that [`UnpinnedRanges::hold`] took. Unpinned pages that no other
-    /// hold covers may be purged again, with their ages. Needs no node, and does nothing if no
-    /// hold has exactly these pages.
-    pub fn release(&mut self, pages: Range<usize>, observer: &mut impl IntervalObserver) {
+    /// hold covers may be purged again, as if unpinned now: their intervals get age `age`. Needs
+    /// no node, and does nothing if no hold has exactly these pages.
+    pub fn release(&mut self, pages: Range<usize>, age: u64, observer: &mut impl IntervalObserver) {
         let Some(holds) = self.holds.as_deref_mut() else {
             return;
         };
@@ -827,6 +885,7 @@ impl UnpinnedRanges {
             pages,
             observer,
             |start| holds.covers(start),
+            Some(age),
             &mut released,
         );
         self.unpinned_pages += released;
@@ -854,15 +913,16 @@ impl UnpinnedRanges {
         res: &mut RangeReservation,
         observer: &mut impl IntervalObserver,
     ) -> Option<(Range<usize>, usize)> {
-        let age = match self.unpinned.get(&interval.start) {
-            Some(span) if span.end == interval.end && !span.held => span.age,
+        let (age, link) = match self.unpinned.get(&interval.start) {
+            Some(span) if span.end == interval.end && !span.held => (span.age, span.link),
             _ => return None,
         };
         let node = self
             .unpinned
             .remove_node(&interval.start)?
             .into_reservation();
-        observer.removed(interval.clone(), age, false);
+        // SAFETY: The link of the interval just taken out of the tree, as `added` returned it.
+        unsafe { observer.removed(interval.clone(), age, false, link) };
         let cut = interval.start.saturating_add(most.max(1));
         // Merging with a purged interval gives `res` that interval's node.
         let split = cut < interval.end
@@ -880,6 +940,7 @@ impl UnpinnedRanges {
             end: pages.end,
             age: 0,
             held: false,
+            link: Link::NONE,
         };
         let merged = insert_merged(
             &mut self.purged,
@@ -895,9 +956,9 @@ impl UnpinnedRanges {
             match res.take() {
                 // INVARIANT: The rest stays where it was, with its age, not held.
                 Some(node) => {
+                    let link = observer.added(rest.clone(), age, false);
                     self.unpinned
-                        .insert(interval_node(node, rest.clone(), age, false));
-                    observer.added(rest, age, false);
+                        .insert(interval_node(node, rest, age, false, link));
                 }
                 // Only reachable through a bug (`split` ensured a node): the rest is pinned.
                 None => self.unpinned_pages -= rest.len(),
@@ -909,7 +970,8 @@ impl UnpinnedRanges {
     /// Removes every unpinned interval and tells `observer`, as the region goes away.
     pub fn remove_all_unpinned(&mut self, observer: &mut impl IntervalObserver) {
         for (start, span) in self.unpinned.iter() {
-            observer.removed(*start..span.end, span.age, span.held);
+            // SAFETY: The span's link, as `added` returned it; the tree is emptied below.
+            unsafe { observer.removed(*start..span.end, span.age, span.held, span.link) };
         }
         // INVARIANT: An empty tree, and no unpinned pages.
         self.unpinned = RBTree::new();
@@ -955,13 +1017,15 @@ fn last_before(tree: &mut RBTree<usize, Span>, page: usize) -> Option<(Range<usi
     }
 }
 
-/// Fills `node` with the interval `pages` of age `age`, held if `held`.
+/// Fills `node` with the interval `pages` of age `age`, held if `held`, with the observer's
+/// `link` to it.
 #[inline]
 fn interval_node(
     node: RBTreeNodeReservation<usize, Span>,
     pages: Range<usize>,
     age: u64,
     held: bool,
+    link: Link,
 ) -> RBTreeNode<usize, Span> {
     node.into_node(
         pages.start,
@@ -969,6 +1033,7 @@ fn interval_node(
             end: pages.end,
             age,
             held,
+            link,
         },
     )
 }
@@ -981,35 +1046,39 @@ fn split_at(
     res: &mut RangeReservation,
     observer: &mut impl IntervalObserver,
 ) {
-    let Some(taken) = take_last_before(tree, page, |i| i.end > page) else {
+    let Some(taken) = take_last_before(tree, page, |i| i.end > page, |_| false) else {
         return;
     };
     let Taken {
         interval,
         age,
         held,
+        link,
         node,
         ..
     } = taken;
     let Some(extra) = res.take() else {
-        tree.insert(interval_node(node, interval, age, held));
+        tree.insert(interval_node(node, interval, age, held, link));
         return;
     };
     let (left, right) = (interval.start..page, page..interval.end);
-    tree.insert(interval_node(node, left.clone(), age, held));
-    tree.insert(interval_node(extra, right.clone(), age, held));
-    observer.removed(interval, age, held);
-    observer.added(left, age, held);
-    observer.added(right, age, held);
+    // SAFETY: The link of the interval taken out of the tree, which is gone now.
+    unsafe { observer.removed(interval, age, held, link) };
+    let left_link = observer.added(left.clone(), age, held);
+    let right_link = observer.added(right.clone(), age, held);
+    tree.insert(interval_node(node, left, age, held, left_link));
+    tree.insert(interval_node(extra, right, age, held, right_link));
 }
 
 /// Sets `held` to `held_now(start)` for every interval of `tree` that starts in `pages`, telling
-/// `observer`, and adds the pages of those that changed to `changed`.
+/// `observer`, and adds the pages of those that changed to `changed`. Those no longer held get
+/// age `released`, if given.
 fn mark_held(
     tree: &mut RBTree<usize, Span>,
     pages: Range<usize>,
     observer: &mut impl IntervalObserver,
     held_now: impl Fn(usize) -> bool,
+    released: Option<u64>,
     changed: &mut usize,
 ) {
     let Some(mut cursor) = tree.cursor_lower_bound(&pages.start) else {
@@ -1023,9 +1092,13 @@ fn mark_held(
         let held = held_now(*start);
         if span.held != held {
             let interval = *start..span.end;
-            observer.removed(interval.clone(), span.age, span.held);
+            // SAFETY: The span's link, as `added` returned it; it is replaced below.
+            unsafe { observer.removed(interval.clone(), span.age, span.held, span.link) };
             span.held = held;
-            observer.added(interval.clone(), span.age, held);
+            if !held {
+                span.age = released.unwrap_or(span.age);
+            }
+            span.link = observer.added(interval.clone(), span.age, held);
             *changed += interval.len();
         }
         cursor = match cursor.move_next() {
@@ -1049,46 +1122,58 @@ struct Taken {
     interval: Range<usize>,
     age: u64,
     held: bool,
+    link: Link,
     node: RBTreeNodeReservation<usize, Span>,
-    /// The end of the interval before it, if any.
+    /// The end of the interval before it, if there is one and it was asked for.
     prev_end: Option<usize>,
 }
 
 /// Takes the interval of `tree` with the greatest start below `page` out of the tree if `wanted`
-/// accepts it. One descent of the tree finds it, removes it and looks at the one before it.
+/// accepts it. One descent of the tree finds it, removes it and, if `before` asks for it, looks
+/// at the one before it.
 #[inline]
 fn take_last_before(
     tree: &mut RBTree<usize, Span>,
     page: usize,
     wanted: impl Fn(&Range<usize>) -> bool,
+    before: impl Fn(&Range<usize>) -> bool,
 ) -> Option<Taken> {
-    let (interval, age, held, prev_end, node) = match tree.cursor_lower_bound(&page) {
+    let (interval, span, prev_end, node) = match tree.cursor_lower_bound(&page) {
         Some(mut cursor) => {
             let (start, span) = cursor.peek_prev()?;
-            let (interval, age, held) = (*start..span.end, span.age, span.held);
+            let (interval, span) = (*start..span.end, *span);
             if !wanted(&interval) {
                 return None;
             }
             let node = cursor.remove_prev()?;
-            let prev_end = cursor.peek_prev().map(|(_, span)| span.end);
-            (interval, age, held, prev_end, node)
+            let prev_end = if before(&interval) {
+                cursor.peek_prev().map(|(_, span)| span.end)
+            } else {
+                None
+            };
+            (interval, span, prev_end, node)
         }
         None => {
             let cursor = tree.cursor_back()?;
             let (start, span) = cursor.current();
-            let (interval, age, held) = (*start..span.end, span.age, span.held);
+            let (interval, span) = (*start..span.end, *span);
             if !wanted(&interval) {
                 return None;
             }
-            let prev_end = cursor.peek_prev().map(|(_, span)| span.end);
+            let prev_end = if before(&interval) {
+                cursor.peek_prev().map(|(_, span)| span.end)
+            } else {
+                None
+            };
             let (_, node) = cursor.remove_current();
-            (interval, age, held, prev_end, node)
+            (interval, span, prev_end, node)
         }
     };
     Some(Taken {
         interval,
-        age,
-        held,
+        age: span.age,
+        held: span.held,
+        link: span.link,
         node: node.into_reservation(),
         prev_end,
     })
@@ -1113,50 +1198,56 @@ fn remove_range(
     let mut more = true;
     // From the last interval that overlaps `pages` back to the first.
     while more {
-        let Some(taken) = take_last_before(tree, pages.end, |i| i.end > pages.start) else {
+        // The interval before one that starts at or before `pages.start` ends at or before it:
+        // only look at it after one that starts later.
+        let wanted = |i: &Range<usize>| i.end > pages.start;
+        let Some(taken) = take_last_before(tree, pages.end, wanted, |i| i.start > pages.start)
+        else {
             break;
         };
         let Taken {
             interval,
             age,
             held,
+            link,
             node,
             prev_end,
         } = taken;
         more = prev_end.is_some_and(|end| end > pages.start);
         let left = interval.start..pages.start;
         let right = pages.end..interval.end;
-        // INVARIANT: What remains of the interval is re-inserted where it was, so the
-        // intervals stay disjoint and apart.
-        match (!left.is_empty(), !right.is_empty()) {
-            (true, true) => {
-                let Some(extra) = res.take() else {
-                    // Only reachable through a bug (see `RangeReservation::take`).
-                    tree.insert(interval_node(node, interval, age, held));
-                    return removed;
-                };
-                tree.insert(interval_node(node, left.clone(), age, held));
-                tree.insert(interval_node(extra, right.clone(), age, held));
-            }
-            (true, false) => {
-                tree.insert(interval_node(node, left.clone(), age, held));
-            }
-            (false, true) => {
-                tree.insert(interval_node(node, right.clone(), age, held));
-            }
-            (false, false) => res.give(node),
-        }
+        let extra = if !left.is_empty() && !right.is_empty() {
+            let Some(extra) = res.take() else {
+                // Only reachable through a bug (see `RangeReservation::take`).
+                tree.insert(interval_node(node, interval, age, held, link));
+                return removed;
+            };
+            Some(extra)
+        } else {
+            None
+        };
         let gone = overlap(&interval, &pages);
         removed.pages += gone;
         if !held {
             removed.not_held += gone;
         }
-        observer.removed(interval, age, held);
-        if !left.is_empty() {
-            observer.added(left, age, held);
-        }
-        if !right.is_empty() {
-            observer.added(right, age, held);
+        // SAFETY: The link of the interval taken out of the tree, which is gone now.
+        unsafe { observer.removed(interval, age, held, link) };
+        // INVARIANT: What remains of the interval is re-inserted where it was, so the
+        // intervals stay disjoint and apart.
+        if let Some(extra) = extra {
+            let left_link = observer.added(left.clone(), age, held);
+            let right_link = observer.added(right.clone(), age, held);
+            tree.insert(interval_node(node, left, age, held, left_link));
+            tree.insert(interval_node(extra, right, age, held, right_link));
+        } else if !left.is_empty() {
+            let link = observer.added(left.clone(), age, held);
+            tree.insert(interval_node(node, left, age, held, link));
+        } else if !right.is_empty() {
+            let link = observer.added(right.clone(), age, held);
+            tree.insert(interval_node(node, right, age, held, link));
+        } else {
+            res.give(node);
         }
     }
     removed
@@ -1193,7 +1284,7 @@ fn insert_merged(
         } else {
             end
         };
-        let Some(taken) = take_last_before(tree, below, |i| joins(i.end, start)) else {
+        let Some(taken) = take_last_before(tree, below, |i| joins(i.end, start), |_| true) else {
             break;
         };
         let interval = taken.interval;
@@ -1204,12 +1295,13 @@ fn insert_merged(
             .prev_end
             .is_some_and(|prev_end| joins(prev_end, start));
         res.give(taken.node);
-        observer.removed(interval, taken.age, taken.held);
+        // SAFETY: The link of the interval taken out of the tree, which is gone now.
+        unsafe { observer.removed(interval, taken.age, taken.held, taken.link) };
     }
+    let link = observer.added(start..end, span.age, span.held);
     // INVARIANT: Every interval that overlapped or touched the new one where it may was merged
     // into it.
-    tree.insert(interval_node(node, start..end, span.age, span.held));
-    observer.added(start..end, span.age, span.held);
+    tree.insert(interval_node(node, start..end, span.age, span.held, link));
     Merged {
         interval: start..end,
         added: pages.len() - covered,

@@ -9,7 +9,8 @@
 //! 1. a region's state mutex, [`Shared::state`];
 //! 2. the region's part of the purge order, which it shares with other regions, taken to
 //!    change unpinned intervals;
-//! 3. a region's count of purges in flight and of pins waiting for them, [`Shared::purges`];
+//! 3. a region's count of pins waiting for its purges, [`Shared::purges`], under which purges
+//!    end;
 //! 4. the inode lock of the region's backing file, which purges try-lock under the others and
 //!    hold while they punch holes.
 //!
@@ -329,10 +330,9 @@ pub struct Region {
     size: AtomicUsize,
 }
 
-/// Purges of a region punching holes, and pins waiting for them to finish.
+/// Pins waiting for purges of a region to finish.
 #[derive(Default)]
 struct Purges {
-    in_flight: usize,
     /// While non-zero, no new purge of the region starts, so that waiting pins see the end.
     pins_waiting: usize,
 }
@@ -344,7 +344,10 @@ pub(super) struct Shared {
     state: Mutex<State>,
     #[pin]
     purges: SpinLock<Purges>,
-    /// Signalled when `purges.in_flight` or `purges.pins_waiting` drops to zero.
+    /// How many purges of the region are punching holes. A purge counts itself under the state
+    /// lock, with no pin waiting, and ends under `purges`; a pin reads it under the state lock.
+    in_flight: AtomicUsize,
+    /// Signalled when `in_flight` or `purges.pins_waiting` drops to zero.
     #[pin]
     purges_done: CondVar,
     /// The part of the purge order that holds the region's unpinned intervals.
@@ -366,6 +369,7 @@ impl Region {
                     prot_mask: prot::READ | prot::WRITE | prot::EXEC,
                 }),
                 purges <- new_spinlock!(Purges::default()),
+                in_flight: AtomicUsize::new(0),
                 purges_done <- new_condvar!(),
                 order_part: OrderPart::for_new_region(),
                 order_entries: AtomicUsize::new(0),
@@ -645,13 +649,14 @@ impl Region {
         // the region's tree; its part's lock is cheap when no purge holds it.
         let mut order = self.shared().order_part.lock(region);
         let Backed { pages, nodes, .. } = region;
-        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        // SAFETY: The region's part, locked; given only to this region's ranges, below.
+        let mut update = unsafe { OrderUpdate::new(&mut order, &self.shared, &mut nodes.order) };
         let was_purged = pages.pin(range, &mut nodes.ranges, &mut update);
         drop(order);
         // Purges started before the lock was taken may still punch holes in these pages. While
         // this pin waits for them, no new purge of the region starts, so the wait ends; the
         // region is unlocked meanwhile, so that `mmap`, seeks and other pins do not wait too.
-        let waiting = self.shared().pin_waiting();
+        let waiting = self.shared().pin_waiting(&state);
         drop(state);
         if let Some(waiting) = waiting {
             waiting.wait();
@@ -680,7 +685,8 @@ impl Region {
             nodes,
             ..
         } = region;
-        let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+        // SAFETY: The region's part, locked; given only to this region's ranges, below.
+        let mut update = unsafe { OrderUpdate::new(&mut order, &self.shared, &mut nodes.order) };
         // One piece: the nodes of a ready pool are enough.
         match ranges.unpin(pages, age, &mut nodes.ranges, &mut update) {
             Ok(_) => Ok(()),
@@ -715,7 +721,9 @@ impl Region {
                 _ => pool,
             };
             let age = purge::new_age();
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            // SAFETY: The region's part, locked; given only to this region's ranges, below.
+            let mut update =
+                unsafe { OrderUpdate::new(&mut order, &self.shared, &mut nodes.order) };
             // With a node of each kind for each piece, the unpin is done whole.
             return match pages.unpin(range, age, &mut nodes.ranges, &mut update) {
                 Ok(_) => Ok(()),
@@ -762,12 +770,14 @@ impl Region {
                 file,
                 ..
             } = region;
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
+            // SAFETY: The region's part, locked; given only to this region's ranges, below.
+            let mut update =
+                unsafe { OrderUpdate::new(&mut order, &self.shared, &mut nodes.order) };
             let was_purged = ranges.hold(pages, &mut nodes.ranges, &mut update)?;
             let file = file.file().into();
             drop(order);
             // As for a pin: no hole punched after this returns lands on the held pages.
-            let waiting = self.shared().pin_waiting();
+            let waiting = self.shared().pin_waiting(&state);
             drop(state);
             if let Some(waiting) = waiting {
                 waiting.wait();
@@ -782,7 +792,8 @@ impl Region {
     }
 
     /// Releases a hold that [`Region::hold`] took of `pages`: those that userspace unpinned and
-    /// no other hold covers may be purged again. Never fails and allocates nothing.
+    /// no other hold covers may be purged again, as if unpinned now (the kernel used them until
+    /// now). Never fails and allocates nothing.
     #[cfg(CONFIG_MEMFD_CREATE)]
     pub(super) fn release(&self, pages: Range<usize>) {
         let mut state = self.shared().state.lock();
@@ -793,8 +804,10 @@ impl Region {
                 nodes,
                 ..
             } = region;
-            let mut update = OrderUpdate::new(&mut order, &self.shared, &mut nodes.order);
-            ranges.release(pages, &mut update);
+            // SAFETY: The region's part, locked; given only to this region's ranges, below.
+            let mut update =
+                unsafe { OrderUpdate::new(&mut order, &self.shared, &mut nodes.order) };
+            ranges.release(pages, purge::new_age(), &mut update);
         }
     }
 
@@ -869,7 +882,8 @@ impl Drop for Region {
                 let mut order = self.shared().order_part.lock(region);
                 let mut none = OrderReservation::none();
                 let Backed { pages, .. } = region;
-                let mut update = OrderUpdate::new(&mut order, &self.shared, &mut none);
+                // SAFETY: The region's part, locked; given only to this region's ranges, below.
+                let mut update = unsafe { OrderUpdate::new(&mut order, &self.shared, &mut none) };
                 // Held intervals too: the unpinned tree holds them.
                 pages.remove_all_unpinned(&mut update);
                 self.shared().order_entries.load(Ordering::Relaxed)
@@ -895,11 +909,17 @@ impl Shared {
     }
 
     /// Counts a pin as waiting if purges of the region are in flight, and returns what it waits
-    /// with. Called under the state lock, which every purge takes to start.
+    /// with. Called under the region's own state lock (`_state` is its state, locked), which
+    /// every purge takes to start.
     #[inline]
-    fn pin_waiting(&self) -> Option<PinWaiting<'_>> {
+    fn pin_waiting(&self, _state: &State) -> Option<PinWaiting<'_>> {
+        // A purge that started before the state lock was taken counted itself under it, so this
+        // sees it, or its end (after its hole); none starts meanwhile.
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut purges = self.purges.lock();
-        if purges.in_flight == 0 {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
             return None;
         }
         purges.pins_waiting += 1;
@@ -948,23 +968,26 @@ impl Shared {
         // The order gets back the entry it loses for any rest of the interval; the pool keeps
         // the nodes that merging frees.
         // SAFETY: Per the safety requirements, `entry_region` is from an entry of this region in
-        // `order`, read under this lock of it.
+        // `order`, read under this lock of it; the update is given only to this region's ranges.
         let mut update =
             unsafe { OrderUpdate::with_entry_region(order, this, entry_region, &mut nodes.order) };
         let (pages, _) = ranges
             .purge(interval, most, &mut nodes.ranges, &mut update)
             .ok_or(NotStarted::Stale)?;
-        this.purges.lock().in_flight += 1;
+        // No pin waits (checked above; pins count themselves only under the state lock, held
+        // here), so no waiter needs `purges` to see this.
+        this.in_flight.fetch_add(1, Ordering::Relaxed);
         Ok((pages, inode))
     }
 
     /// Ends a purge started by [`Shared::try_start_purge`], waking pins that wait for it.
     pub(super) fn finish_purge(&self) {
-        let mut purges = self.purges.lock();
-        purges.in_flight -= 1;
-        if purges.in_flight == 0 {
+        let purges = self.purges.lock();
+        // Release: a pin that sees the purge's end without `purges` sees its hole punched.
+        if self.in_flight.fetch_sub(1, Ordering::Release) == 1 {
             self.purges_done.notify_all();
         }
+        drop(purges);
     }
 
     /// Waits until a purge could start: the state unlocked, the backing file's inode not locked
@@ -1001,7 +1024,7 @@ impl PinWaiting<'_> {
     /// Waits until no purge of the region is in flight.
     fn wait(self) {
         let mut purges = self.shared.purges.lock();
-        while purges.in_flight != 0 {
+        while self.shared.in_flight.load(Ordering::Relaxed) != 0 {
             self.shared.purges_done.wait(&mut purges);
         }
     }
