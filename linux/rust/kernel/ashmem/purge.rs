@@ -284,7 +284,8 @@ pub(super) fn new_age() -> u64 {
 }
 
 impl Order {
-    /// Returns the entry that is `skip` places from the oldest, held ones not counted.
+    /// Returns the entry that is `skip` places from the oldest (held entries are in a list of
+    /// their own).
     fn nth(&self, mut skip: usize) -> Option<&Entry> {
         let mut next = self.oldest;
         while let Some(entry) = next {
